@@ -1,0 +1,114 @@
+"""Which Keras keras_distill runs on, and lazy access to TF-MOT.
+
+keras_distill follows TensorFlow's own switch: when `TF_USE_LEGACY_KERAS=1` is set
+before import, `tf.keras` is tf_keras (Keras 2) and so is keras_distill; otherwise
+both are Keras 3. TF-MOT (pruning, QAT, clustering) only works with tf_keras, so it
+is imported inside the compression functions only, never when keras_distill is
+imported: importing TF-MOT sets `TF_USE_LEGACY_KERAS=1` as a side effect.
+
+This is the only module that imports `keras`, `tf_keras` or TF-MOT.
+"""
+
+import os
+import sys
+
+# Read the switch exactly as TensorFlow's lazy `tf.keras` loader does.
+LEGACY_KERAS = os.environ.get("TF_USE_LEGACY_KERAS", "") in ("true", "True", "1")
+
+if LEGACY_KERAS:
+    import tf_keras as keras
+
+    FLAVOUR = "tf_keras"
+else:
+    import keras
+
+    FLAVOUR = "keras3"
+    if keras.backend.backend() != "tensorflow":
+        raise ImportError(
+            "keras_distill needs the TensorFlow backend of Keras 3, but "
+            f"KERAS_BACKEND is {keras.backend.backend()!r}. Set "
+            "KERAS_BACKEND=tensorflow before importing keras."
+        )
+
+SWITCH_HINT = (
+    "keras_distill uses the Keras that `tf.keras` is: Keras 3 by default, tf_keras "
+    "(Keras 2) when the environment variable TF_USE_LEGACY_KERAS=1 is set before "
+    "TensorFlow or keras_distill is imported (for example `TF_USE_LEGACY_KERAS=1 "
+    "python train.py`, or `os.environ['TF_USE_LEGACY_KERAS'] = '1'` at the very top "
+    "of a notebook). Build every model with that same Keras."
+)
+
+
+def _other_flavour_model_class():
+    """The Model class of the Keras flavour we are *not* using, if it is loaded."""
+    if LEGACY_KERAS:
+        other = sys.modules.get("keras")
+        if other is not None and str(getattr(other, "__version__", "")).startswith(
+            "3."
+        ):
+            return other.Model, "Keras 3"
+    else:
+        other = sys.modules.get("tf_keras")
+        if other is not None:
+            return other.Model, "tf_keras (Keras 2)"
+    return None, None
+
+
+def flavour_name() -> str:
+    """A human name of the Keras flavour in use."""
+    return "tf_keras (Keras 2)" if LEGACY_KERAS else "Keras 3"
+
+
+def check_model(obj, argname: str):
+    """Checks that `obj` is a model of the Keras flavour keras_distill uses.
+
+    Args:
+        obj: the object to check.
+        argname: the argument's name, for the error message.
+
+    Returns:
+        `obj`, unchanged.
+
+    Raises:
+        ValueError: if `obj` is None.
+        TypeError: if `obj` is not a Keras model, or is a model of the other
+            Keras flavour (the message says how to switch).
+    """
+    if obj is None:
+        raise ValueError(f"`{argname}` is required: pass a Keras model.")
+    if isinstance(obj, keras.Model):
+        return obj
+    other_cls, other_name = _other_flavour_model_class()
+    if other_cls is not None and isinstance(obj, other_cls):
+        raise TypeError(
+            f"`{argname}` is a {other_name} model, but keras_distill is running on "
+            f"{flavour_name()}. {SWITCH_HINT}"
+        )
+    raise TypeError(
+        f"`{argname}` must be a Keras model ({flavour_name()}), got "
+        f"{type(obj).__name__}: {obj!r:.80}"
+    )
+
+
+def import_tfmot():
+    """Imports TF-MOT, which works only with tf_keras.
+
+    Returns:
+        The `tensorflow_model_optimization` module.
+
+    Raises:
+        RuntimeError: when keras_distill runs on Keras 3 (TF-MOT rejects Keras 3
+            models); the message says how to switch to tf_keras.
+    """
+    if not LEGACY_KERAS:
+        raise RuntimeError(
+            "Pruning, quantization-aware training and clustering use the TensorFlow "
+            "Model Optimization Toolkit, which only works with tf_keras (Keras 2), "
+            "but keras_distill is running on Keras 3. Distillation, post-training "
+            "quantization and export work on Keras 3; for TF-MOT, restart Python "
+            "with TF_USE_LEGACY_KERAS=1 set before anything imports TensorFlow and "
+            "build your models with `tf.keras` (or `import tf_keras`)."
+        )
+    import tensorflow_model_optimization as tfmot
+
+    return tfmot
