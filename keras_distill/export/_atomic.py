@@ -73,6 +73,11 @@ def prepare_output_path(
     while not probe.exists() and probe != probe.parent:
         missing.append(probe)
         probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(
+            f"`{argname}` {str(path)!r} cannot be written: {str(probe)!r} is a "
+            "file, not a folder. Pass a path in a folder you can write to."
+        )
     try:
         parent.mkdir(parents=True, exist_ok=True)
         fd, probe_name = tempfile.mkstemp(

@@ -1,7 +1,9 @@
 """Tests for export_tflite, convert_tflite and export_saved_model."""
 
+import ast
 import contextlib
 import os
+import pathlib
 import types
 
 import export_testing as et
@@ -380,3 +382,21 @@ def test_pruning_wrapped_model_asks_for_strip_pruning():
     pruned = keras.Sequential([keras.Input(shape=(4,)), dense])
     with pytest.raises(ValueError, match="strip_pruning"):
         convert_tflite(pruned)
+
+
+def test_export_modules_import_no_keras_or_tfmot_directly():
+    # Importing TF-MOT flips TF_USE_LEGACY_KERAS, and the Keras flavour is chosen
+    # in _compat only: the export modules must import neither (a static check,
+    # so it holds whatever other tests imported first).
+    banned = {"keras", "tf_keras", "tensorflow_model_optimization"}
+    folder = pathlib.Path(tflite_module.__file__).parent
+    for source in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            roots = {name.split(".")[0] for name in names}
+            assert not roots & banned, f"{source.name} imports {roots & banned}"
