@@ -8,8 +8,9 @@ Four post-training modes, plus models trained with quantization-aware training:
 - `"dynamic"`: weights stored as int8, activations quantized on the fly; about a
   quarter of the size, no calibration data needed.
 - `"int8"`: full-integer; weights and activations int8, calibrated on
-  representative data drawn from the training data. Smallest and fastest, and
-  what integer-only accelerators (Edge TPU, many NPUs) need. With `int8_io=True`
+  representative data drawn from the training data. About a quarter of the
+  size, integer-only kernels, and what integer-only accelerators (Edge TPU,
+  many NPUs) need. With `int8_io=True`
   the file's input and output tensors are int8 too.
 - A QAT model (from `tfmot.quantization.keras.quantize_model`, tf_keras only)
   exports with `quantization="int8"`: its learned ranges replace calibration, so
@@ -92,6 +93,8 @@ def _check_options(model, quantization, representative_data, int8_io, samples):
             f"`model` was trained with quantization-aware training, so it exports "
             f"as an int8 model: pass quantization='int8', not {quantization!r}."
         )
+    if quantization == "int8" and not qat:
+        _check_normalization_for_int8(model)
     if quantization == "int8" and not qat and representative_data is None:
         raise ValueError(
             "quantization='int8' needs `representative_data`: a few hundred raw "
@@ -111,6 +114,47 @@ def _check_options(model, quantization, representative_data, int8_io, samples):
         raise ValueError(
             f"`calibration_samples` must be a positive int, got {samples!r}. "
             f"Defaults to {DEFAULT_CALIBRATION_SAMPLES}."
+        )
+
+
+# Full-integer quantization stores a Normalization layer's per-feature 1/std as
+# one int8 tensor (scale = max / 127): a feature whose 1/std is below half a step,
+# i.e. whose std is over 254x the smallest, is multiplied by exactly 0.
+_INT8_STD_RATIO_LIMIT = 254.0
+
+
+def _check_normalization_for_int8(model) -> None:
+    """Refuses Normalization layers that full-int8 would silently break.
+
+    `adapt` on data with a constant feature (a blank image border) gives it
+    variance 0, so Keras divides by `epsilon` (1e-7); the int8 file then zeroes
+    every other feature. Measured on sklearn digits: 9% accuracy instead of 89%.
+    """
+    keras = _compat.keras
+    for layer in _all_layers(model):
+        if not isinstance(layer, keras.layers.Normalization) or layer.invert:
+            continue
+        variance = getattr(layer, "variance", None)
+        if variance is None:
+            continue
+        variance = np.asarray(variance, dtype=np.float64).ravel()
+        std = np.maximum(np.sqrt(variance), keras.backend.epsilon())
+        ratio = std.max() / std.min()
+        if ratio <= _INT8_STD_RATIO_LIMIT:
+            continue
+        lost = int(np.sum(std > _INT8_STD_RATIO_LIMIT * std.min()))
+        raise ValueError(
+            f"`model` layer {layer.name!r} (Normalization) cannot be quantized to "
+            f"full int8: its per-feature standard deviations range from "
+            f"{std.min():.3g} to {std.max():.3g} ({int(np.sum(variance == 0))} "
+            "features have variance 0, e.g. constant in the data it was adapted "
+            "on). int8 stores 1/std as one tensor, so "
+            f"{lost} features would be multiplied by 0 and the file would be "
+            "wrong. Floor the variance and rebuild the layer, e.g. "
+            "keras.layers.Normalization(mean=layer.mean, "
+            "variance=np.maximum(layer.variance, 1e-4 * np.max(layer.variance))) "
+            "(for pixels prefer keras.layers.Rescaling(1 / 255)), or export with "
+            "quantization='dynamic'."
         )
 
 

@@ -111,6 +111,18 @@ def test_int8_io_file_has_int8_tensors_and_calibrates_from_a_dataset(tmp_path):
     assert accuracy >= keras_accuracy - 0.03
 
 
+def test_int8_refuses_normalization_adapted_on_constant_features(monkeypatch):
+    monkeypatch.setattr(tflite_module, "run_converter", pytest.fail)
+    x_train = et.digits()[0].astype("float32")
+    assert (x_train.var(axis=0) == 0).any()  # digits has always-blank pixels
+    norm = keras.layers.Normalization()
+    norm.adapt(x_train)
+    model = keras.Sequential([keras.Input((64,)), norm, keras.layers.Dense(10)])
+    with pytest.raises(ValueError, match="variance 0.*multiplied by 0") as info:
+        convert_tflite(model, quantization="int8", representative_data=x_train)
+    assert "'dynamic'" in str(info.value)
+
+
 def test_calibration_draws_a_bounded_sample(monkeypatch):
     seen = []
     original = tflite_module.run_converter
