@@ -112,3 +112,35 @@ def import_tfmot():
     import tensorflow_model_optimization as tfmot
 
     return tfmot
+
+
+def compiled_metrics(model) -> list:
+    """The metric objects `model.compile(metrics=...)` created, in either flavour.
+
+    Keras 3 keeps them in one `CompileMetrics` object whose result is a dict;
+    tf_keras in a `MetricsContainer` whose `.metrics` exist once it is built.
+    """
+    if LEGACY_KERAS:
+        container = getattr(model, "compiled_metrics", None)
+        return list(container.metrics) if container is not None else []
+    container = getattr(model, "_compile_metrics", None)
+    return [container] if container is not None else []
+
+
+def is_graph_model(model) -> bool:
+    """Whether `model` is a Functional or built Sequential model (not subclassed).
+
+    TF-MOT and feature distillation need its graph of layers.
+    """
+    if LEGACY_KERAS:
+        return bool(getattr(model, "_is_graph_network", False))
+    from keras.src.models.functional import Functional
+
+    if isinstance(model, Functional):
+        return True
+    if isinstance(model, keras.Sequential):
+        try:
+            return bool(model.inputs)
+        except (AttributeError, ValueError):
+            return False
+    return False
