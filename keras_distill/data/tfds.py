@@ -33,13 +33,14 @@ def _not_prepared_message(name: str, builder) -> str:
         f"TFDS dataset {name!r} ({builder.info.full_name}) is not prepared in "
         f"{root}, and keras_distill does not download by default (downloads fail "
         "offline). Prepare it once on a machine with network access:\n"
-        f"    tfds build {name} --data_dir <dir>\n"
-        "or, in Python:\n"
-        f"    tfds.load({name!r}, data_dir='<dir>', download=True)\n"
-        "then copy <dir> to this machine and pass it as data_dir (or set the "
-        "TFDS_DATA_DIR environment variable). Some datasets need files you "
-        "download by hand first: see https://www.tensorflow.org/datasets/catalog. "
-        "If this machine has network access, pass download=True instead."
+        '    python -c "import tensorflow_datasets as tfds; '
+        f"tfds.builder('{name}', data_dir='<dir>').download_and_prepare()\"\n"
+        f"or `tfds build {name} --data_dir <dir>` (the tfds command also needs "
+        "`pip install apache-beam`), then copy <dir> to this machine and pass it "
+        "as data_dir (or set the TFDS_DATA_DIR environment variable). Some "
+        "datasets need files you download by hand first: see "
+        "https://www.tensorflow.org/datasets/catalog. If this machine has network "
+        "access, pass download=True instead."
     )
 
 
@@ -61,10 +62,14 @@ def _open_builder(name: str, data_dir: str | None):
         raise ValueError(f"Cannot open TFDS dataset {name!r}: {err}") from err
 
 
-def _image_and_label_features(name: str, info):
-    """The (image, label) features, checked to be an image classification pair."""
-    keys = info.supervised_keys
+def _image_and_label_keys(name: str, info) -> tuple[str, str]:
+    """The (image, label) feature names: the supervised keys, else the only pair.
+
+    Some image datasets (e.g. TFDS's own `dummy_mnist`) declare no supervised
+    keys; a single Image plus a single ClassLabel feature is then unambiguous.
+    """
     features = info.features
+    keys = info.supervised_keys
     if (
         isinstance(keys, tuple)
         and len(keys) == 2
@@ -72,12 +77,19 @@ def _image_and_label_features(name: str, info):
         and isinstance(features[keys[0]], tfds.features.Image)
         and isinstance(features[keys[1]], tfds.features.ClassLabel)
     ):
-        return features[keys[0]], features[keys[1]]
+        return keys
+    if keys is None:
+        images = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
+        labels = [
+            k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)
+        ]
+        if len(images) == 1 and len(labels) == 1:
+            return images[0], labels[0]
     raise ValueError(
         f"TFDS dataset {name!r} is not an image-classification dataset: "
-        "keras_distill needs supervised keys (image, label) with an Image and a "
-        f"ClassLabel feature, but it has supervised_keys={keys!r} and features "
-        f"{features}."
+        "keras_distill needs supervised keys (image, label), or exactly one Image "
+        "and one ClassLabel feature, but it has supervised_keys="
+        f"{keys!r} and features {features}."
     )
 
 
@@ -150,12 +162,14 @@ def load_tfds(
 ) -> DataBundle:
     """A TFDS image-classification dataset as tf.data pipelines, offline by default.
 
-    Reads a dataset TFDS has already prepared (`tfds build <name>` or
-    `tfds.load(name, download=True)` on a machine with network access) and builds
-    the pipeline the tf.data guide recommends: decode, cache, shuffle (training
-    only, seeded), batch, prefetch. Images stay raw: their dtype (usually uint8,
-    0..255) is only cast to float32 after batching; the suggested normalization
-    is `Rescaling(1/255)` inside the model.
+    Reads a dataset TFDS has already prepared (`tfds.load(name, download=True)`
+    or `tfds build <name>` on a machine with network access; see
+    docs/datasets.md) and builds the pipeline the tf.data guide recommends:
+    decode, cache, shuffle (training only, seeded), batch, prefetch. The examples
+    are the dataset's supervised `(image, label)` pair (or, without supervised
+    keys, its only Image and ClassLabel features). Images stay raw: their dtype
+    (usually uint8, 0..255) is only cast to float32 after batching; the suggested
+    normalization is `Rescaling(1/255)` inside the model.
 
     Splits: `train_split` defaults to `"train"`; `test_split` to `"test"`, or
     `"validation"` when the dataset has no test split, or else the last 20% of
@@ -233,7 +247,9 @@ def load_tfds(
     data_dir = None if data_dir is None else os.fspath(data_dir)
 
     builder = _open_builder(name, data_dir)
-    image_feature, label_feature = _image_and_label_features(name, builder.info)
+    image_key, label_key = _image_and_label_keys(name, builder.info)
+    image_feature = builder.info.features[image_key]
+    label_feature = builder.info.features[label_key]
     height, width, channels = image_feature.shape
     if image_size is None and (height is None or width is None):
         raise ValueError(
@@ -250,14 +266,19 @@ def load_tfds(
     splits = _resolve_splits(builder.info, train_split, test_split, validation_percent)
     try:
         raw = {
-            split: builder.as_dataset(
-                split=spec, as_supervised=True, shuffle_files=False
-            )
+            split: builder.as_dataset(split=spec, shuffle_files=False)
             for split, spec in splits.items()
         }
     except AssertionError:
         # TFDS signals "no prepared data in data_dir" with an AssertionError.
         raise DatasetNotPreparedError(_not_prepared_message(name, builder)) from None
+    raw = {
+        split: dataset.map(
+            lambda example: (example[image_key], example[label_key]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        for split, dataset in raw.items()
+    }
 
     image_dtype = np.dtype(image_feature.np_dtype)
     if resize_to is not None:

@@ -189,3 +189,48 @@ def test_resolve_splits_rejects_a_split_the_dataset_lacks():
         _resolve_splits(_info("train", "test"), None, "tset", 0)
     with pytest.raises(ValueError, match="plain split name"):
         _resolve_splits(_info("train", "test"), "train[:50%]", None, 10)
+
+
+@pytest.fixture(scope="module")
+def prepared_data_dir(tmp_path_factory):
+    """A real (not mocked) TFDS data dir holding `dummy_mnist`, generated offline.
+
+    TFDS's download_and_prepare imports `importlib_resources`, which TFDS 4.9.10
+    does not declare for Python >= 3.9 (tensorflow/datasets#11212).
+    """
+    pytest.importorskip("importlib_resources")
+    data_dir = tmp_path_factory.mktemp("tensorflow_datasets")
+    tfds.testing.DummyMnist(data_dir=str(data_dir)).download_and_prepare()
+    return data_dir
+
+
+def _stored(data_dir, split):
+    """The stored (image, label) arrays, read with TFDS itself."""
+    builder = tfds.builder("dummy_mnist", data_dir=str(data_dir))
+    examples = tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))
+    images, labels = zip(*((e["image"], e["label"]) for e in examples), strict=True)
+    return np.stack(images), np.array(labels)
+
+
+def test_load_tfds_reads_a_prepared_dataset_from_data_dir(prepared_data_dir):
+    data = load_tfds("dummy_mnist", data_dir=prepared_data_dir, batch_size=8)
+    assert data.num_examples == {"train": 20, "test": 20}
+    assert data.input_shape == (28, 28, 1) and data.num_classes == 10
+    x_stored, y_stored = _stored(prepared_data_dir, "test")
+    # The test pipeline yields exactly the stored examples, raw (only cast).
+    x = np.concatenate([b.numpy() for b, _ in data.test])
+    np.testing.assert_array_equal(x, x_stored.astype(np.float32))
+    np.testing.assert_array_equal(_labels(data.test), y_stored)
+    assert [int(y.shape[0]) for _, y in data.train] == [8, 8, 4]
+
+
+def test_load_tfds_prepared_dataset_splits_come_from_its_metadata(prepared_data_dir):
+    data = load_tfds("dummy_mnist", data_dir=prepared_data_dir, validation_fraction=0.2)
+    assert data.num_examples == {"train": 16, "validation": 4, "test": 20}
+    # Train and validation are consecutive slices of the stored train split.
+    _, y_train = data.arrays("train")
+    _, y_val = data.arrays("validation")
+    _, y_stored = _stored(prepared_data_dir, "train")
+    np.testing.assert_array_equal(np.concatenate([y_train, y_val]), y_stored)
+    with pytest.raises(ValueError, match="test_split.*'valid'"):
+        load_tfds("dummy_mnist", data_dir=prepared_data_dir, test_split="valid")
