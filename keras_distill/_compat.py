@@ -112,3 +112,16 @@ def import_tfmot():
     import tensorflow_model_optimization as tfmot
 
     return tfmot
+
+
+def compiled_metrics(model) -> list:
+    """The metric objects `model.compile(metrics=...)` created, in either flavour.
+
+    Keras 3 keeps them in one `CompileMetrics` object whose result is a dict;
+    tf_keras in a `MetricsContainer` whose `.metrics` exist once it is built.
+    """
+    if LEGACY_KERAS:
+        container = getattr(model, "compiled_metrics", None)
+        return list(container.metrics) if container is not None else []
+    container = getattr(model, "_compile_metrics", None)
+    return [container] if container is not None else []

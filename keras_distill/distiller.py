@@ -1,0 +1,652 @@
+"""The Distiller: a Keras model that trains a student to imitate a frozen teacher."""
+
+import math
+import numbers
+import warnings
+
+import tensorflow as tf
+
+from keras_distill import _compat
+from keras_distill._compat import keras
+from keras_distill.losses.response import KLDivergence
+from keras_distill.losses.response import ProbabilityLoss
+
+
+def check_temperature(value, argname: str = "temperature") -> float:
+    """Returns `value` as a float if it is a finite number > 0, else raises."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{argname}` must be a number > 0 (typically 1 to 20), got "
+            f"{type(value).__name__}: {value!r}"
+        )
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"`{argname}` must be a finite number > 0 (typically 1 to 20), got "
+            f"{value!r}. It divides the logits before the softmax."
+        )
+    return float(value)
+
+
+def check_alpha(value, argname: str = "alpha") -> float:
+    """Returns `value` as a float if it is a number in [0, 1], else raises."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{argname}` must be a number in [0, 1], got {type(value).__name__}: "
+            f"{value!r}"
+        )
+    if not 0.0 <= value <= 1.0:  # also False for NaN
+        raise ValueError(
+            f"`{argname}` must be in [0, 1], got {value!r}. It weights the student "
+            "(label) loss; 1 - alpha weights the distillation loss."
+        )
+    return float(value)
+
+
+def ends_in_softmax(model) -> bool:
+    """Whether the last layer of a Functional/Sequential model applies a softmax."""
+    layers = getattr(model, "layers", None)
+    if not layers:
+        return False
+    last = layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        return True
+    activation = getattr(last, "activation", None)
+    return getattr(activation, "__name__", "") == "softmax"
+
+
+def _static_shapes(tensors):
+    try:
+        return [tuple(t.shape) for t in tensors]
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _io_shapes(model, attr):
+    """Static input or output shapes of a built model, or None if unknown."""
+    try:
+        tensors = getattr(model, attr)
+    except (AttributeError, ValueError):
+        return None
+    return _static_shapes(tensors) if tensors else None
+
+
+def _tap(model, layer_names, argname):
+    """A model returning `[outputs of layer_names..., final output]` of `model`.
+
+    It shares `model`'s layers and weights, so training it trains `model`.
+    """
+    if not layer_names:
+        return model
+    if not hasattr(model, "inputs") or not getattr(model, "_is_graph_network", True):
+        raise TypeError(
+            f"Feature distillation reads intermediate layers of `{argname}`, which "
+            "needs a Functional or Sequential model; got a subclassed "
+            f"{type(model).__name__}. Rebuild it with the Functional API."
+        )
+    available = [layer.name for layer in model.layers]
+    missing = [name for name in layer_names if name not in available]
+    if missing:
+        raise ValueError(
+            f"`{argname}` has no layer named {missing}. Available layers: {available}."
+        )
+    outputs = [model.get_layer(name).output for name in layer_names]
+    return keras.Model(model.inputs, [*outputs, model.outputs[0]])
+
+
+def _as_teacher_list(teacher):
+    if isinstance(teacher, (list, tuple)):
+        if not teacher:
+            raise ValueError("`teacher` is an empty list: pass at least one model.")
+        return list(teacher)
+    return [teacher]
+
+
+@keras.saving.register_keras_serializable(package="keras_distill")
+class Distiller(keras.Model):
+    """Trains a student model to match a frozen teacher (knowledge distillation).
+
+    Each training step runs the teacher in inference mode (`training=False`, outside
+    the gradient tape: no teacher gradients, no BatchNorm updates) and the student
+    in training mode, and minimises
+
+        loss = alpha * student_loss(y, s)
+             + (1 - alpha) * sum_k w_k * distillation_loss_k(t, s)
+             + sum(student.losses)        # the student's own regularization
+
+    where `s`, `t` are student and teacher logits (or features, for feature losses)
+    and the default distillation loss is Hinton et al.'s softened KL divergence
+    scaled by T^2 (`keras_distill.losses.KLDivergence`). `sample_weight` and
+    `class_weight` weight both terms per example. Gradients reach only the student
+    (and the adapters a feature loss owns).
+
+    Models must output logits. A model that ends in a softmax makes the softened
+    distributions nearly uniform and the distillation term nearly useless: a
+    warning says so at construction when the last layer is visibly a softmax.
+
+    Use it like any Keras model: `compile`, `fit`, `evaluate`, `predict` (which
+    returns the student's outputs); `distiller.student` is what you save, prune and
+    export. The teacher is frozen (`teacher.trainable = False`).
+
+    Args:
+        student: `keras.Model`, the model to train. Functional or Sequential if you
+            prune or quantize it later (TF-MOT needs that).
+        teacher: `keras.Model` or list of models, the trained teacher(s). Several
+            teachers are combined as the weighted mean of their softened
+            distributions.
+        temperature: float > 0, T in softmax(logits / T). Defaults to 3.0.
+        alpha: float in [0, 1], weight of the student (label) loss; the
+            distillation losses get 1 - alpha. Defaults to 0.1.
+        distillation_losses: a `DistillationLoss`, a registered name (`"kl"`), or a
+            list of them. Defaults to None (`KLDivergence()`).
+        distillation_loss_weights: list of floats, one per distillation loss.
+            Defaults to None (1.0 each).
+        teacher_weights: list of floats >= 0, one per teacher, for several teachers.
+            Defaults to None (equal weights).
+        **kwargs: passed to `keras.Model` (`name`, ...).
+
+    Raises:
+        ValueError, TypeError: for a missing or non-model student or teacher, a
+            model of the other Keras flavour, the same model as both, input or
+            output shapes that differ, a temperature or alpha out of range,
+            weights whose count does not match, or a missing layer name.
+
+    Example:
+    ```python
+    distiller = keras_distill.Distiller(student=student, teacher=teacher,
+                                        temperature=3.0, alpha=0.1)
+    distiller.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["sparse_categorical_accuracy"],
+    )
+    distiller.fit(x_train, y_train, epochs=10, validation_data=(x_test, y_test))
+    distiller.student.save("saved_models/student.keras")
+    ```
+    """
+
+    def __init__(
+        self,
+        student=None,
+        teacher=None,
+        temperature: float = 3.0,
+        alpha: float = 0.1,
+        distillation_losses=None,
+        distillation_loss_weights=None,
+        teacher_weights=None,
+        **kwargs,
+    ):
+        temperature = check_temperature(temperature)
+        alpha = check_alpha(alpha)
+        _compat.check_model(student, "student")
+        teachers = [
+            _compat.check_model(t, "teacher") for t in _as_teacher_list(teacher)
+        ]
+        if any(t is student for t in teachers):
+            raise ValueError(
+                "`teacher` and `student` are the same model object. Distil into a "
+                "separate, usually smaller, student model."
+            )
+        self._check_shapes(student, teachers)
+        for argname, model in [("teacher", t) for t in teachers] + [
+            ("student", student)
+        ]:
+            if ends_in_softmax(model):
+                warnings.warn(
+                    f"The {argname} {model.name!r} ends in a softmax. keras_distill "
+                    "expects logits: softening probabilities by a temperature makes "
+                    "them nearly uniform and the distillation loss nearly useless. "
+                    "Build the model without the final softmax (and use losses "
+                    "with from_logits=True).",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        super().__init__(**kwargs)
+        self.student = student
+        self.teachers = teachers
+        for t in teachers:
+            t.trainable = False
+        self.teacher_weights = self._check_teacher_weights(teacher_weights)
+        # Plain tf.Variables, read inside the compiled step: callbacks and schedules
+        # assign them without retracing, and they are not mixed into the weights.
+        self._temperature = tf.Variable(
+            temperature, trainable=False, name="temperature"
+        )
+        self._alpha = tf.Variable(alpha, trainable=False, name="alpha")
+        self.student_loss_fn = None
+        self._loss_tracker = keras.metrics.Mean(name="loss")
+        self._student_loss_tracker = keras.metrics.Mean(name="student_loss")
+        self._distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
+        self._set_distillation_losses(distillation_losses, distillation_loss_weights)
+
+    # ----------------------------------------------------------------- settings
+    @property
+    def teacher(self):
+        """The teacher model (the first one when there are several)."""
+        return self.teachers[0]
+
+    @property
+    def temperature(self) -> float:
+        """The current temperature T; assign a float > 0 to change it."""
+        return _read(self._temperature)
+
+    @temperature.setter
+    def temperature(self, value):
+        self._temperature.assign(check_temperature(value))
+
+    @property
+    def alpha(self) -> float:
+        """The current weight of the student loss; assign a float in [0, 1]."""
+        return _read(self._alpha)
+
+    @alpha.setter
+    def alpha(self, value):
+        self._alpha.assign(check_alpha(value))
+
+    @property
+    def distillation_loss_weights(self) -> list:
+        """The current weight of each distillation loss."""
+        with tf.init_scope():
+            return [float(w) for w in self._loss_weights.numpy()]
+
+    @distillation_loss_weights.setter
+    def distillation_loss_weights(self, values):
+        self._loss_weights.assign(self._check_loss_weights(values))
+
+    def _check_shapes(self, student, teachers):
+        student_in = _io_shapes(student, "inputs")
+        student_out = _io_shapes(student, "outputs")
+        for teacher in teachers:
+            teacher_in = _io_shapes(teacher, "inputs")
+            if (
+                student_in
+                and teacher_in
+                and [s[1:] for s in student_in] != [s[1:] for s in teacher_in]
+            ):
+                raise ValueError(
+                    "Teacher and student input shapes differ. Teacher: "
+                    f"{teacher_in}, Student: {student_in}. Both must read the same "
+                    "inputs; put any resizing inside the models."
+                )
+            teacher_out = _io_shapes(teacher, "outputs")
+            if len(teachers) > 1 and teacher_out != _io_shapes(teachers[0], "outputs"):
+                raise ValueError(
+                    "The teachers' output shapes differ: "
+                    f"{[_io_shapes(t, 'outputs') for t in teachers]}. Several "
+                    "teachers must predict the same classes."
+                )
+            if (
+                student_out
+                and teacher_out
+                and (len(student_out) != 1 or len(teacher_out) != 1)
+            ):
+                raise ValueError(
+                    "The Distiller needs models with one output (the logits). "
+                    f"Teacher outputs: {teacher_out}, Student outputs: {student_out}."
+                )
+
+    def _check_teacher_weights(self, weights):
+        if weights is None:
+            return [1.0 / len(self.teachers)] * len(self.teachers)
+        weights = [float(w) for w in weights]
+        if len(weights) != len(self.teachers) or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(
+                f"`teacher_weights` must hold one number >= 0 per teacher "
+                f"({len(self.teachers)}), not all zero; got {weights}."
+            )
+        total = sum(weights)
+        return [w / total for w in weights]
+
+    def _check_loss_weights(self, weights):
+        n = len(self.distillation_losses)
+        if weights is None:
+            return [1.0] * n
+        if isinstance(weights, numbers.Real):
+            weights = [weights]
+        weights = [float(w) for w in weights]
+        if len(weights) != n or not all(math.isfinite(w) and w >= 0 for w in weights):
+            raise ValueError(
+                f"`distillation_loss_weights` must hold one finite number >= 0 per "
+                f"distillation loss ({n}: "
+                f"{[loss.name for loss in self.distillation_losses]}); got {weights}."
+            )
+        return weights
+
+    def _set_distillation_losses(self, losses, weights):
+        from keras_distill.losses import registry
+
+        if losses is None:
+            losses = [KLDivergence()]
+        elif not isinstance(losses, (list, tuple)):
+            losses = [losses]
+        losses = [registry.get(loss) for loss in losses]
+        if not losses:
+            raise ValueError(
+                "`distillation_losses` is empty: pass at least one loss, or use "
+                "alpha=1 to train on labels only."
+            )
+        self.distillation_losses = losses
+        weights = self._check_loss_weights(weights)
+        self._loss_weights = tf.Variable(weights, trainable=False, dtype=tf.float32)
+        teacher_layers = [ls.teacher_layer for ls in losses if ls.teacher_layer]
+        student_layers = [ls.student_layer for ls in losses if ls.student_layer]
+        if teacher_layers and len(self.teachers) > 1:
+            raise ValueError(
+                "Feature losses read intermediate teacher layers, which is defined "
+                "for one teacher; got "
+                f"{len(self.teachers)} teachers. Use one teacher for feature losses."
+            )
+        self._teacher_layers = list(dict.fromkeys(teacher_layers))
+        self._student_layers = list(dict.fromkeys(student_layers))
+        # Kept out of Keras' attribute tracking: the taps share the models' layers,
+        # which the Distiller already tracks through `student` and `teachers`.
+        self._taps = _Taps(
+            teachers=[_tap(t, self._teacher_layers, "teacher") for t in self.teachers],
+            student=_tap(self.student, self._student_layers, "student"),
+        )
+        teacher_shapes = self._feature_shapes(
+            self._taps.teachers[0], self._teacher_layers
+        )
+        student_shapes = self._feature_shapes(self._taps.student, self._student_layers)
+        for loss in losses:
+            t_shape = teacher_shapes.get(loss.teacher_layer)
+            s_shape = student_shapes.get(loss.student_layer)
+            if t_shape is not None and s_shape is not None:
+                loss.setup(t_shape, s_shape)
+        self._per_loss_trackers = (
+            [keras.metrics.Mean(name=f"{loss.name}_loss") for loss in losses]
+            if len(losses) > 1
+            else []
+        )
+
+    @staticmethod
+    def _feature_shapes(model, layer_names):
+        shapes = _io_shapes(model, "outputs")
+        if shapes is None:
+            return {}
+        return dict(zip([*layer_names, None], shapes))
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        metrics=None,
+        *,
+        student_loss_fn=None,
+        distillation_loss_fn=None,
+        alpha=None,
+        temperature=None,
+        **kwargs,
+    ):
+        """Configures training; accepts Keras' and the keras.io example's arguments.
+
+        Args:
+            optimizer: optimizer or its name. Defaults to "rmsprop".
+            loss: the student (label) loss, e.g.
+                `keras.losses.SparseCategoricalCrossentropy(from_logits=True)`.
+                Needed when alpha > 0. Defaults to None.
+            metrics: metrics of the student's predictions. Defaults to None.
+            student_loss_fn: the keras.io example's name for `loss`.
+                Defaults to None.
+            distillation_loss_fn: a loss on probabilities, e.g.
+                `keras.losses.KLDivergence()`, applied to the softened teacher and
+                student distributions and scaled by T^2 (keras.io semantics);
+                replaces the distillation losses. Defaults to None.
+            alpha: float in [0, 1]; overrides the constructor's. Defaults to None.
+            temperature: float > 0; overrides the constructor's. Defaults to None.
+            **kwargs: passed to `keras.Model.compile` (`jit_compile`,
+                `steps_per_execution`, `run_eagerly`, ...).
+
+        Raises:
+            ValueError, TypeError: for bad alpha/temperature, both `loss` and
+                `student_loss_fn`, a loss that is not callable, alpha > 0 without a
+                student loss, or a probability loss on a logits student.
+        """
+        if loss is not None and student_loss_fn is not None:
+            raise ValueError(
+                "Pass the student loss once: as `loss` or as `student_loss_fn`."
+            )
+        student_loss = loss if loss is not None else student_loss_fn
+        new_alpha = self.alpha if alpha is None else check_alpha(alpha)
+        if temperature is not None:
+            self.temperature = temperature
+        if isinstance(student_loss, (str, dict)):
+            student_loss = keras.losses.get(student_loss)
+        if student_loss is not None and not callable(student_loss):
+            raise TypeError(
+                "The student loss must be a Keras loss or a callable "
+                f"loss(y_true, y_pred); got {type(student_loss).__name__}."
+            )
+        if student_loss is None and new_alpha > 0:
+            raise ValueError(
+                f"alpha={new_alpha} weights a student loss, but none was given. Pass "
+                "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) "
+                "(or another loss on the student's logits), or set alpha=0 to "
+                "distil from the teacher alone."
+            )
+        if (
+            student_loss is not None
+            and not ends_in_softmax(self.student)
+            and _expects_probabilities(student_loss)
+        ):
+            raise ValueError(
+                "The student outputs logits, but the student loss expects "
+                "probabilities (from_logits=False). Use for example "
+                "keras.losses.SparseCategoricalCrossentropy(from_logits=True)."
+            )
+        if distillation_loss_fn is not None:
+            self._set_distillation_losses(ProbabilityLoss(distillation_loss_fn), None)
+        self.alpha = new_alpha
+        self.student_loss_fn = student_loss
+        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+
+    @property
+    def metrics(self):
+        # Only ours and the compiled ones: Keras would otherwise add the metrics of
+        # a compiled teacher or student.
+        return self._loss_trackers() + _compat.compiled_metrics(self)
+
+    # ------------------------------------------------------------------- steps
+    def call(self, inputs, training=None):
+        return self.student(inputs, training=training)
+
+    def _teacher_outputs(self, x):
+        """Teacher features by layer name, and the (combined) logits under None."""
+        outputs = [_as_list(tap(x, training=False)) for tap in self._taps.teachers]
+        features = dict(zip([*self._teacher_layers, None], outputs[0]))
+        if len(outputs) > 1:
+            features[None] = self._combine_teachers([out[-1] for out in outputs])
+        return {k: tf.stop_gradient(v) for k, v in features.items()}
+
+    def _combine_teachers(self, logits):
+        """Logits whose softened distribution is the teachers' weighted mean.
+
+        T * log(sum_i w_i softmax(t_i / T)), so softmax(result / T) is exactly the
+        weighted mean of the teachers' softened distributions.
+        """
+        temperature = tf.cast(self._temperature, tf.float32)
+        log_probs = tf.stack(
+            [
+                tf.nn.log_softmax(tf.cast(t, tf.float32) / temperature) + math.log(w)
+                for t, w in zip(logits, self.teacher_weights)
+                if w > 0
+            ]
+        )
+        return temperature * tf.reduce_logsumexp(log_probs, axis=0)
+
+    def _student_outputs(self, x, training):
+        outputs = _as_list(self._taps.student(x, training=training))
+        return dict(zip([*self._student_layers, None], outputs))
+
+    def _compute_losses(self, y, teacher, student, sample_weight):
+        logits = student[None]
+        batch = tf.shape(logits)[0]
+        weights = _per_example_weights(sample_weight, batch)
+        alpha = tf.cast(self._alpha, tf.float32)
+        if y is None:
+            if self.alpha > 0:
+                raise ValueError(
+                    f"The data has no labels but alpha={self.alpha} weights the "
+                    "student loss. Set alpha=0 to distil on unlabelled data."
+                )
+            student_loss = tf.zeros((), tf.float32)
+        elif self.student_loss_fn is None:
+            student_loss = tf.zeros((), tf.float32)
+        else:
+            student_loss = tf.cast(
+                self.student_loss_fn(y, logits, sample_weight=sample_weight)
+                if isinstance(self.student_loss_fn, keras.losses.Loss)
+                else _weighted_mean(self.student_loss_fn(y, logits), weights, batch),
+                tf.float32,
+            )
+        per_loss = []
+        for loss in self.distillation_losses:
+            values = loss(
+                teacher[loss.teacher_layer],
+                student[loss.student_layer],
+                temperature=self._temperature,
+            )
+            per_loss.append(_weighted_mean(values, weights, batch))
+        distill = tf.reduce_sum(tf.stack(per_loss) * self._loss_weights)
+        total = alpha * student_loss + (1.0 - alpha) * distill
+        regularization = self.student.losses
+        if regularization:
+            total += tf.add_n([tf.cast(r, tf.float32) for r in regularization])
+        return total, student_loss, distill, per_loss
+
+    def _loss_trackers(self):
+        return [
+            self._loss_tracker,
+            self._student_loss_tracker,
+            self._distillation_loss_tracker,
+            *self._per_loss_trackers,
+        ]
+
+    def _update_trackers(self, x, y, logits, sample_weight, losses):
+        total, student_loss, distill, per_loss = losses
+        batch = tf.shape(logits)[0]
+        values = [
+            total,
+            student_loss,
+            distill,
+            *per_loss[: len(self._per_loss_trackers)],
+        ]
+        for tracker, value in zip(self._loss_trackers(), values):
+            tracker.update_state(value, sample_weight=batch)
+        if y is None:
+            return {m.name: m.result() for m in self._loss_trackers()}
+        return self.compute_metrics(x, y, logits, sample_weight)
+
+    def trainable_student_variables(self) -> list:
+        """The variables a training step updates: the student's and the losses'."""
+        variables = list(self.student.trainable_variables)
+        for loss in self.distillation_losses:
+            variables += list(loss.trainable_variables)
+        return variables
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        teacher = self._teacher_outputs(x)
+        with tf.GradientTape() as tape:
+            student = self._student_outputs(x, training=True)
+            losses = self._compute_losses(y, teacher, student, sample_weight)
+            scaled = _scale_for_distribution(losses[0])
+        variables = self.trainable_student_variables()
+        gradients = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        return self._update_trackers(x, y, student[None], sample_weight, losses)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        teacher = self._teacher_outputs(x)
+        student = self._student_outputs(x, training=False)
+        losses = self._compute_losses(y, teacher, student, sample_weight)
+        return self._update_trackers(x, y, student[None], sample_weight, losses)
+
+    # ----------------------------------------------------------- serialization
+    def get_config(self):
+        serialize = keras.saving.serialize_keras_object
+        teachers = [serialize(t) for t in self.teachers]
+        config = super().get_config()
+        config.update(
+            {
+                "student": serialize(self.student),
+                "teacher": teachers[0] if len(teachers) == 1 else teachers,
+                "temperature": self.temperature,
+                "alpha": self.alpha,
+                "distillation_losses": [
+                    serialize(ls) for ls in self.distillation_losses
+                ],
+                "distillation_loss_weights": self.distillation_loss_weights,
+                "teacher_weights": self.teacher_weights,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        deserialize = keras.saving.deserialize_keras_object
+        config["student"] = deserialize(config["student"])
+        teacher = config["teacher"]
+        config["teacher"] = (
+            [deserialize(t) for t in teacher]
+            if isinstance(teacher, list)
+            else deserialize(teacher)
+        )
+        config["distillation_losses"] = [
+            deserialize(ls) for ls in config["distillation_losses"]
+        ]
+        return cls(**config)
+
+
+class _Taps:
+    """Holds the feature-tap models, out of reach of Keras' layer tracking."""
+
+    def __init__(self, teachers, student):
+        self.teachers = teachers
+        self.student = student
+
+
+def _read(variable) -> float:
+    """A scalar variable's value, also while a tf.function is being traced."""
+    with tf.init_scope():
+        return float(variable.numpy())
+
+
+def _as_list(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def _expects_probabilities(loss) -> bool:
+    """True for a Keras cross-entropy configured with from_logits=False."""
+    fn_kwargs = getattr(loss, "_fn_kwargs", None)
+    if isinstance(fn_kwargs, dict) and "from_logits" in fn_kwargs:
+        return not fn_kwargs["from_logits"]
+    name = getattr(loss, "__name__", "")
+    return name.endswith("crossentropy")
+
+
+def _per_example_weights(sample_weight, batch):
+    if sample_weight is None:
+        return None
+    weights = tf.cast(sample_weight, tf.float32)
+    return tf.reshape(weights, [batch, -1])[:, 0]
+
+
+def _weighted_mean(values, weights, batch):
+    """sum_i w_i * l_i / batch, Keras' "sum_over_batch_size" reduction."""
+    values = tf.cast(values, tf.float32)
+    if values.shape.rank == 0:
+        return values if weights is None else values * tf.reduce_mean(weights)
+    values = tf.reshape(values, [batch, -1])
+    values = tf.reduce_mean(values, axis=-1)
+    if weights is not None:
+        values = values * weights
+    return tf.reduce_sum(values) / tf.cast(batch, tf.float32)
+
+
+def _scale_for_distribution(loss):
+    """Divides by the replica count, so summed replica gradients match one device."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss

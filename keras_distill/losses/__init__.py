@@ -1,0 +1,21 @@
+"""Distillation losses: each compares teacher and student outputs per example."""
+
+from keras_distill.losses.base import DistillationLoss
+from keras_distill.losses.registry import available
+from keras_distill.losses.registry import get
+from keras_distill.losses.registry import register
+from keras_distill.losses.response import KLDivergence
+from keras_distill.losses.response import ProbabilityLoss
+from keras_distill.losses.response import distillation_loss
+from keras_distill.losses.response import kl_divergence_per_example
+
+__all__ = [
+    "DistillationLoss",
+    "KLDivergence",
+    "ProbabilityLoss",
+    "available",
+    "distillation_loss",
+    "get",
+    "kl_divergence_per_example",
+    "register",
+]

@@ -1,0 +1,71 @@
+"""The base class every distillation loss derives from."""
+
+from keras_distill._compat import keras
+
+
+@keras.saving.register_keras_serializable(package="keras_distill")
+class DistillationLoss(keras.layers.Layer):
+    """Compares teacher and student outputs and returns one loss per example.
+
+    A distillation loss is a Keras layer so that it can own trainable weights (the
+    adapter of a hint loss), be saved with the `Distiller` and be serialized. The
+    `Distiller` weights the per-example values by `sample_weight`, averages them over
+    the batch and adds them to the student loss.
+
+    Subclasses set `teacher_layer`/`student_layer` to the names of the layers whose
+    outputs they compare (`None`, the default, means the model's final outputs, the
+    logits), override `call`, and may override `setup` to check shapes and create
+    weights before training.
+
+    Args:
+        teacher_layer: str or None, name of the teacher layer whose output this loss
+            reads. Defaults to None (the teacher's logits).
+        student_layer: str or None, name of the student layer whose output this loss
+            reads. Defaults to None (the student's logits).
+        **kwargs: passed to `keras.layers.Layer` (`name`, ...).
+    """
+
+    def __init__(self, teacher_layer=None, student_layer=None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.teacher_layer = teacher_layer
+        self.student_layer = student_layer
+
+    def setup(self, teacher_shape, student_shape):
+        """Checks the feature shapes and creates weights; called once by Distiller.
+
+        Args:
+            teacher_shape: tuple, the teacher feature's shape, batch included.
+            student_shape: tuple, the student feature's shape, batch included.
+
+        Raises:
+            ValueError: if the shapes cannot be compared by this loss.
+        """
+        if tuple(teacher_shape[1:]) != tuple(student_shape[1:]):
+            raise ValueError(
+                f"{type(self).__name__} compares outputs of the same shape, but "
+                f"the teacher's is {tuple(teacher_shape)} and the student's is "
+                f"{tuple(student_shape)}. Use models with the same number of "
+                "classes, or a feature loss with an adapter."
+            )
+        self.built = True
+
+    def call(self, teacher_output, student_output, temperature=None):
+        """Returns the loss of each example, shape `(batch,)`.
+
+        Args:
+            teacher_output: tensor, the teacher's logits or features.
+            student_output: tensor, the student's logits or features.
+            temperature: scalar tensor, the Distiller's current temperature.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement call(teacher_output, "
+            "student_output, temperature)."
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            teacher_layer=self.teacher_layer, student_layer=self.student_layer
+        )
+        return config
