@@ -71,8 +71,7 @@ def check_student(student, argname: str, action: str, allow=()) -> None:
     wrapped = [
         f"{layer.name!r} ({_OPTIMIZATION_WRAPPERS[type(layer).__name__]})"
         for layer in walk_layers(student)
-        if type(layer).__name__ in _OPTIMIZATION_WRAPPERS
-        and type(layer).__name__ not in allow
+        if is_tfmot_wrapper(layer) and type(layer).__name__ not in allow
     ]
     if wrapped:
         raise ValueError(
@@ -102,9 +101,18 @@ def walk_layers(model) -> list:
     return found
 
 
+def is_tfmot_wrapper(layer) -> bool:
+    """Whether `layer` is a TF-MOT pruning, clustering or quantization wrapper."""
+    return type(layer).__name__ in _OPTIMIZATION_WRAPPERS
+
+
 def inner_layer(layer):
-    """The layer inside a Keras wrapper (pruning, QAT, clustering), else `layer`."""
-    while isinstance(layer, keras.layers.Wrapper) and hasattr(layer, "layer"):
+    """The layer inside a TF-MOT wrapper, else `layer` itself.
+
+    Other Keras wrappers (TimeDistributed, Bidirectional) are layers in their
+    own right and are not unwrapped.
+    """
+    while is_tfmot_wrapper(layer):
         layer = layer.layer
     return layer
 

@@ -8,10 +8,10 @@ needs tf_keras: run with `TF_USE_LEGACY_KERAS=1`.
 
 Layers: TF-MOT's clustering registry covers Dense, Conv1D/2D/3D and their
 transposes, SeparableConv (pointwise kernel), Embedding, RNNs and
-MultiHeadAttention. Layers without weights, DepthwiseConv2D and normalization
-layers (which TF-MOT leaves unclustered) are kept as they are; other layers with
-trainable weights that TF-MOT cannot cluster are an error naming them, unless
-listed in `skip_layers`.
+MultiHeadAttention. Layers without weights are kept as they are; DepthwiseConv2D
+and normalization layers get a wrapper that leaves them unclustered (as TF-MOT
+does). Other layers with trainable weights that TF-MOT cannot cluster are an
+error naming them, unless listed in `skip_layers`.
 """
 
 import numbers

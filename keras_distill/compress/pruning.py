@@ -7,13 +7,15 @@ wrappers before export. TF-MOT works only with tf_keras: run with
 
 Layers: every layer whose weights TF-MOT's pruning registry knows (Dense, Conv,
 Embedding, RNNs, MultiHeadAttention, ...) or that implements
-`tfmot.sparsity.keras.PrunableLayer` is wrapped. Layers without weights, and
-layers TF-MOT deliberately leaves dense (BatchNormalization, DepthwiseConv2D,
-LayerNormalization, ...), are kept as they are. A layer with trainable weights
-that TF-MOT cannot prune is an error naming it; list it in `skip_layers` to keep
-it dense.
+`tfmot.sparsity.keras.PrunableLayer` is wrapped. Layers without weights are
+kept as they are; layers TF-MOT deliberately leaves dense (BatchNormalization,
+DepthwiseConv2D, LayerNormalization, ...) get a wrapper that prunes nothing, as
+TF-MOT's own `prune_low_magnitude` does. A layer with trainable weights that
+TF-MOT cannot prune is an error naming it; list it in `skip_layers` to keep it
+dense.
 """
 
+import importlib.util
 import math
 import numbers
 import os
@@ -200,6 +202,8 @@ def pruning_callbacks(log_dir: str | None = None) -> list:
     Raises:
         RuntimeError: on Keras 3 (TF-MOT needs tf_keras).
         TypeError: `log_dir` is not a path.
+        ImportError: `log_dir` is given but the `tensorboard` package, which
+            writes the summaries, is not installed.
 
     Example:
     ```python
@@ -216,6 +220,14 @@ def pruning_callbacks(log_dir: str | None = None) -> list:
                 f"`log_dir` must be a directory path, got {type(log_dir).__name__}: "
                 f"{log_dir!r}."
             ) from None
+        # TensorFlow does not depend on TensorBoard; without it PruningSummaries
+        # fails at the first epoch, after training has started.
+        if not _tensorboard_installed():
+            raise ImportError(
+                "`log_dir` asks for PruningSummaries, which writes TensorBoard "
+                "summaries and needs the `tensorboard` package: `pip install "
+                "tensorboard`, or pass log_dir=None."
+            )
         callbacks.append(tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir))
     return callbacks
 
@@ -247,6 +259,10 @@ def strip_pruning(model):
     tfmot = import_tfmot()
     _layers.check_student(model, "model", "strip", allow=("PruneLowMagnitude",))
     return tfmot.sparsity.keras.strip_pruning(model)
+
+
+def _tensorboard_installed() -> bool:
+    return importlib.util.find_spec("tensorboard") is not None
 
 
 def _check_int(name: str, value, low: int) -> None:

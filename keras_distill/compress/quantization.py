@@ -33,8 +33,10 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
         student: a built Functional or Sequential tf_keras model without
             TF-MOT wrappers (strip a pruned or clustered student first).
         layers: names of the layers to quantize (TF-MOT `quantize_annotate_layer`
-            + `quantize_apply`); the others stay float. None quantizes every
-            layer (`quantize_annotate_model`). Defaults to None.
+            + `quantize_apply`); the others keep float weights (TF-MOT still
+            fake-quantizes the output of a layer that feeds a selected one, so
+            the int8 layer gets int8 inputs). None quantizes every layer
+            (`quantize_annotate_model`). Defaults to None.
         preserve: which structure of an already compressed student QAT must not
             undo: `"none"` (plain QAT), `"sparsity"` (pruning-preserving QAT,
             keeps the zeros of a pruned student), `"clusters"`
@@ -42,7 +44,9 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
             student) or `"sparse_clusters"` (both). Defaults to `"none"`.
 
     Returns:
-        A new QAT model (layers named `quant_<layer name>`), not compiled.
+        A new QAT model (layers named `quant_<layer name>`), not compiled. Its
+        activation ranges are learnt from training batches, so it predicts
+        nonsense (zeros) until it has been trained for a few steps.
 
     Raises:
         RuntimeError: on Keras 3 (TF-MOT needs tf_keras; the message says how to

@@ -21,7 +21,10 @@ def sparsity_report(model) -> dict[str, dict]:
     parameters are left out, as TF-MOT does not prune them. Wrapped layers
     (pruning, QAT, clustering) are reported under the wrapped layer's own name,
     so a pruned model and its stripped copy give the same keys; layers of
-    nested models are named `"<model name>/<layer name>"`.
+    nested models are named `"<model name>/<layer name>"`. A model still
+    wrapped for clustering (or cluster-preserving QAT) computes its kernels
+    from centroids at run time, so this measures the stored kernels: measure
+    after `strip_clustering`.
 
     Args:
         model: a built Keras model (Keras 3 or tf_keras).
@@ -61,11 +64,17 @@ def _add_layers(model, prefix: str, report: dict) -> None:
             _add_layers(layer, f"{prefix}{layer.name}/", report)
             continue
         inner = _layers.inner_layer(layer)
-        kernels = [
-            np.asarray(weight.numpy())
-            for weight in inner.weights
-            if len(weight.shape) >= 2
-        ]
+        weights = layer.weights
+        if inner is not layer:
+            # A TF-MOT wrapper holds the wrapped layer's kernels next to state of
+            # its own (pruning masks, cluster indices, quantizer ranges, the
+            # latent weights of cluster-preserving QAT), all created
+            # non-trainable or under the wrapper's name. (The QAT wrapper even
+            # detaches the kernel from the wrapped layer, so the wrapper's list is
+            # the one to read.)
+            own = f"{layer.name}/"
+            weights = [w for w in weights if w.trainable and not w.name.startswith(own)]
+        kernels = [np.asarray(w.numpy()) for w in weights if len(w.shape) >= 2]
         if not kernels:
             continue
         zeros = sum(int(np.count_nonzero(k == 0)) for k in kernels)
