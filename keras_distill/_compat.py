@@ -125,3 +125,22 @@ def compiled_metrics(model) -> list:
         return list(container.metrics) if container is not None else []
     container = getattr(model, "_compile_metrics", None)
     return [container] if container is not None else []
+
+
+def is_graph_model(model) -> bool:
+    """Whether `model` is a Functional or built Sequential model (not subclassed).
+
+    TF-MOT and feature distillation need its graph of layers.
+    """
+    if LEGACY_KERAS:
+        return bool(getattr(model, "_is_graph_network", False))
+    from keras.src.models.functional import Functional
+
+    if isinstance(model, Functional):
+        return True
+    if isinstance(model, keras.Sequential):
+        try:
+            return bool(model.inputs)
+        except (AttributeError, ValueError):
+            return False
+    return False

@@ -77,7 +77,7 @@ def _tap(model, layer_names, argname):
     """
     if not layer_names:
         return model
-    if not hasattr(model, "inputs") or not getattr(model, "_is_graph_network", True):
+    if not _compat.is_graph_model(model):
         raise TypeError(
             f"Feature distillation reads intermediate layers of `{argname}`, which "
             "needs a Functional or Sequential model; got a subclassed "
@@ -217,6 +217,9 @@ class Distiller(keras.Model):
         self._student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self._distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
         self._set_distillation_losses(distillation_losses, distillation_loss_weights)
+        # The Distiller owns no Keras weights of its own: it is built once its
+        # models are, which BackupAndRestore and weight loading rely on.
+        self.built = bool(student.built and all(t.built for t in teachers))
 
     # ----------------------------------------------------------------- settings
     @property
