@@ -147,8 +147,9 @@ class Distiller(keras.Model):
             augmented inputs ("consistent teaching", Beyer et al. 2022): a
             `keras_distill.augmentation.Mixup` (which also mixes the student
             loss over the partner labels), a Keras preprocessing layer (called
-            with training=True) or any callable `x -> x` that keeps the labels
-            valid. Defaults to None.
+            with training=True), any callable `x -> x` that keeps the labels
+            valid, or a list of these applied in order (at most one Mixup).
+            Defaults to None.
         **kwargs: passed to `keras.Model` (`name`, ...).
 
     Raises:
@@ -546,13 +547,16 @@ class Distiller(keras.Model):
         """The augmented batch and, for Mixup, its `(partner, lam)`."""
         from keras_distill.augmentation import Mixup
 
-        augmentation = self.augmentation
-        if isinstance(augmentation, Mixup):
-            x, partner, lam = augmentation.mix(x)
-            return x, (partner, lam)
-        if isinstance(augmentation, keras.layers.Layer):
-            return augmentation(x, training=True), None
-        return augmentation(x), None
+        mixing = None
+        for augmentation in _as_list(self.augmentation):
+            if isinstance(augmentation, Mixup):
+                x, partner, lam = augmentation.mix(x)
+                mixing = (partner, lam)
+            elif isinstance(augmentation, keras.layers.Layer):
+                x = augmentation(x, training=True)
+            else:
+                x = augmentation(x)
+        return x, mixing
 
     def _loss_trackers(self):
         return [
@@ -665,17 +669,26 @@ class _Taps:
 
 
 def _check_augmentation(augmentation):
-    if augmentation is None or callable(augmentation):
-        return augmentation
+    if augmentation is None:
+        return None
     from keras_distill.augmentation import Mixup
 
-    if isinstance(augmentation, Mixup):
-        return augmentation
-    raise TypeError(
-        "`augmentation` must be a keras_distill.augmentation.Mixup, a Keras "
-        "preprocessing layer or a callable x -> x; got "
-        f"{type(augmentation).__name__}: {augmentation!r:.80}"
-    )
+    steps = _as_list(augmentation)
+    for step in steps:
+        if not callable(step):
+            raise TypeError(
+                "`augmentation` must be a keras_distill.augmentation.Mixup, a Keras "
+                "preprocessing layer, a callable x -> x, or a list of them; got "
+                f"{type(step).__name__}: {step!r:.80}"
+            )
+    if sum(isinstance(step, Mixup) for step in steps) > 1:
+        raise ValueError(
+            "`augmentation` holds more than one Mixup; the student loss can follow "
+            "one mixing of the labels. Use a single Mixup."
+        )
+    if not steps:
+        raise ValueError("`augmentation` is an empty list: pass None instead.")
+    return augmentation
 
 
 def _read(variable) -> float:

@@ -7,6 +7,32 @@ import tensorflow as tf
 from keras_distill._compat import keras
 
 
+def sample_gamma(n, concentration: float, proposals: int = 16):
+    """`n` draws of Gamma(concentration, 1), with ops that XLA compiles.
+
+    `tf.random.gamma` has no XLA kernel, so `jit_compile=True` training could not
+    mix batches. This is Marsaglia & Tsang's method (2000) with a fixed number of
+    vectorised proposals, each accepted with probability > 0.95: the first
+    accepted one is returned (all rejected, p < 1e-20: the last proposal). Shapes
+    below 1 use Gamma(a) = Gamma(a + 1) * U^(1/a).
+    """
+    boost = concentration < 1.0
+    d = (concentration + 1.0 if boost else concentration) - 1.0 / 3.0
+    c = 1.0 / (9.0 * d) ** 0.5
+    z = tf.random.normal([proposals, n])
+    u = tf.random.uniform([proposals, n], minval=1e-12)
+    v = (1.0 + c * z) ** 3
+    accept = (v > 0) & (
+        tf.math.log(u) < 0.5 * z**2 + d - d * v + d * tf.math.log(tf.maximum(v, 1e-12))
+    )
+    accept = tf.concat([accept[:-1], tf.ones([1, n], tf.bool)], axis=0)
+    first = tf.argmax(tf.cast(accept, tf.int32), axis=0)
+    samples = d * tf.gather(tf.transpose(v), first, batch_dims=1)
+    if boost:
+        samples *= tf.random.uniform([n], minval=1e-12) ** (1.0 / concentration)
+    return samples
+
+
 @keras.saving.register_keras_serializable(package="keras_distill")
 class Mixup:
     """Mixes each example with another one of the batch (Zhang et al., ICLR 2018).
@@ -74,10 +100,10 @@ class Mixup:
         """
         first = tf.nest.flatten(x)[0]
         batch = tf.shape(first)[0]
-        g1 = tf.random.gamma([batch], self.alpha)
-        g2 = tf.random.gamma([batch], self.alpha)
+        g1 = sample_gamma(batch, self.alpha)
+        g2 = sample_gamma(batch, self.alpha)
         lam = g1 / tf.maximum(g1 + g2, 1e-12)
-        partner = tf.random.shuffle(tf.range(batch))
+        partner = tf.argsort(tf.random.uniform([batch]))
 
         def mix_one(t):
             weight = tf.reshape(
