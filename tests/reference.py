@@ -80,7 +80,7 @@ def pearson(a, b, axis, eps=1e-8):
 
 
 def dist_per_example(teacher, student, temperature, beta, gamma):
-    """Huang et al.'s DIST: T^2 (beta (1 - rho_inter_i) + gamma (1 - mean rho_intra))."""
+    """Huang et al.'s DIST: T^2 (beta (1 - rho_inter) + gamma (1 - mean rho_intra))."""
     p = softmax(np.asarray(teacher, np.float64) / temperature)
     q = softmax(np.asarray(student, np.float64) / temperature)
     inter = 1 - pearson(q, p, axis=1)
