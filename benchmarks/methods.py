@@ -284,7 +284,21 @@ def table(records):
         "| seeds |",
         "|---|---|---|---|---|---|---|",
     ]
-    for (dataset, method, epochs, lr), runs in rows.items():
+    datasets = ["mnist1d", "digits"]
+    methods = list(METHODS)
+
+    def order(key):
+        dataset, method, epochs, lr = key
+        return (
+            datasets.index(dataset) if dataset in datasets else len(datasets),
+            methods.index(method) if method in methods else len(methods),
+            epochs,
+            lr,
+        )
+
+    for (dataset, method, epochs, lr), runs in sorted(
+        rows.items(), key=lambda kv: order(kv[0])
+    ):
         acc = [100 * r["accuracy"] for r in runs]
         sec = [r["seconds"] for r in runs]
         std = statistics.stdev(acc) if len(acc) > 1 else 0.0
