@@ -184,6 +184,7 @@ METHODS = {
     ),
     # MNIST-1D only: the shift suits 1D signals, not flattened images.
     "kl_mixup_shift": dict(
+        only=("mnist1d",),
         temperature=2.0,
         alpha=0.0,
         augmentation=lambda: [
@@ -382,6 +383,9 @@ def main(argv=None):
         teacher_accuracy = " / ".join(f"{100 * a:.1f} %" for a in accs)
         print(f"{dataset}: teachers {teacher_accuracy}", flush=True)
         for method in methods:
+            if dataset not in METHODS[method].get("only", (dataset,)):
+                print(f"{dataset}: {method} skipped (not meant for it)", flush=True)
+                continue
             for seed in range(args.seeds):
                 accuracy, seconds = run(
                     method,
