@@ -9,8 +9,10 @@ student trained on labels only, and on labels with mixup.
     python3 benchmarks/methods.py --epochs 5 --seeds 1 --datasets digits \
         --methods labels,kl                             # a quick check
 
-Results go to benchmarks/results/methods.md (table) and methods.jsonl (one line per
-run, appended as runs finish, so a long run can be inspected while it goes).
+Results go to benchmarks/results/methods.jsonl (one line per run, appended as runs
+finish, so a long run can be inspected while it goes, and several invocations, e.g.
+with different --epochs, add to one log) and benchmarks/results/methods.md (the
+table over every run in the log; `--report` rebuilds it without training).
 """
 
 import argparse
@@ -101,8 +103,8 @@ def student_model(features, seed):
     )
 
 
-def _optimizer(epochs, steps):
-    schedule = keras.optimizers.schedules.CosineDecay(3e-3, epochs * steps)
+def _optimizer(epochs, steps, learning_rate=3e-3):
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)
     return keras.optimizers.Adam(schedule)
 
 
@@ -136,11 +138,32 @@ def trained_teacher(dataset, data, index=0, epochs=150):
 
 
 # ------------------------------------------------------------------- methods
+def random_shift(max_shift):
+    """A callable augmentation: rolls each 1D signal by up to `max_shift` steps.
+
+    MNIST-1D's own generator translates its patterns, so shifted inputs stay
+    close to the data; the teacher labels them (consistent teaching).
+    """
+    import tensorflow as tf
+
+    def shift(x):
+        batch, length = tf.shape(x)[0], tf.shape(x)[1]
+        steps = tf.random.uniform([batch], -max_shift, max_shift + 1, tf.int32)
+        index = (tf.range(length)[tf.newaxis, :] - steps[:, tf.newaxis]) % length
+        return tf.gather(x, index, batch_dims=1)
+
+    return shift
+
+
 # Each method: (distiller keyword arguments, temperature, alpha), or None for a
 # plain Keras fit on labels. "teachers" > 1 uses an ensemble of CNN teachers.
 METHODS = {
     "labels": dict(plain=True),
-    "labels_mixup": dict(alpha=1.0, augmentation=lambda: Mixup(0.4)),
+    # alpha=1: the labels alone; the Distiller only applies the mixup. Its teacher
+    # is a linear stand-in (its outputs get weight 0) so the time is mixup's own.
+    "labels_mixup": dict(
+        alpha=1.0, temperature=1.0, augmentation=lambda: Mixup(0.4), dummy_teacher=True
+    ),
     "kl": dict(temperature=4.0, alpha=0.1),
     "soft_ce": dict(temperature=4.0, alpha=0.1, losses=lambda: ["soft_ce"]),
     "mse": dict(temperature=1.0, alpha=0.1, losses=lambda: ["mse"]),
@@ -153,6 +176,23 @@ METHODS = {
         weights=[1.0, 1.0],
     ),
     "kl_mixup": dict(temperature=2.0, alpha=0.0, augmentation=lambda: Mixup(1.0)),
+    # Function matching with two augmentations: Gaussian noise, then mixup.
+    "kl_mixup_noise": dict(
+        temperature=2.0,
+        alpha=0.0,
+        augmentation=lambda: [keras.layers.GaussianNoise(0.1), Mixup(1.0)],
+    ),
+    # MNIST-1D only: the shift suits 1D signals, not flattened images.
+    "kl_mixup_shift": dict(
+        only=("mnist1d",),
+        temperature=2.0,
+        alpha=0.0,
+        augmentation=lambda: [
+            random_shift(2),
+            keras.layers.GaussianNoise(0.05),
+            Mixup(1.0),
+        ],
+    ),
     "dist_mixup": dict(
         temperature=2.0,
         alpha=0.0,
@@ -171,7 +211,7 @@ METHODS = {
 }
 
 
-def run(method, dataset, data, teachers, seed, epochs, batch_size):
+def run(method, dataset, data, teachers, seed, epochs, batch_size, learning_rate):
     spec = METHODS[method]
     x, y, xt, yt = data
     student = student_model(x.shape[1], seed)
@@ -180,13 +220,17 @@ def run(method, dataset, data, teachers, seed, epochs, batch_size):
     if spec.get("plain"):
         model = student
         model.compile(
-            _optimizer(epochs, steps),
+            _optimizer(epochs, steps, learning_rate),
             _sparse_ce(),
             metrics=["sparse_categorical_accuracy"],
             jit_compile=True,
             steps_per_execution=steps,
         )
     else:
+        if spec.get("dummy_teacher"):
+            teachers = [
+                keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(10)])
+            ]
         model = keras_distill.Distiller(
             student=student,
             teacher=teachers[: spec.get("teachers", 1)],
@@ -197,7 +241,7 @@ def run(method, dataset, data, teachers, seed, epochs, batch_size):
             augmentation=spec["augmentation"]() if "augmentation" in spec else None,
         )
         model.compile(
-            _optimizer(epochs, steps),
+            _optimizer(epochs, steps, learning_rate),
             loss=_sparse_ce(),
             metrics=["sparse_categorical_accuracy"],
             jit_compile=True,
@@ -210,29 +254,88 @@ def run(method, dataset, data, teachers, seed, epochs, batch_size):
     return accuracy, seconds
 
 
-def table(rows, teacher_accuracy, epochs, command):
-    """Markdown table: one line per (dataset, method), mean +/- std over seeds."""
+def machine():
+    """One line naming the CPU, its core count and the library versions."""
+    import platform
+
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [ln.split(":", 1)[1].strip() for ln in f if "model name" in ln]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} CPU cores (shared), no GPU; Python "
+        f"{platform.python_version()}, TensorFlow {tf.__version__}, Keras "
+        f"{keras.__version__}"
+    )
+
+
+def table(records):
+    """Markdown table: one line per (dataset, method, epochs), mean +/- std."""
+    rows = {}
+    for r in records:
+        key = (r["dataset"], r["method"], r["epochs"], r.get("learning_rate", 3e-3))
+        rows.setdefault(key, []).append(r)
     lines = [
-        f"Command: `{command}`",
-        "",
-        "| dataset | method | test accuracy (%) | train time (s) | seeds |",
-        "|---|---|---|---|---|",
+        "| dataset | method | epochs | peak LR | test accuracy (%) | train time (s) "
+        "| seeds |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for (dataset, method), runs in rows.items():
+    datasets = ["mnist1d", "digits"]
+    methods = list(METHODS)
+
+    def order(key):
+        dataset, method, epochs, lr = key
+        return (
+            datasets.index(dataset) if dataset in datasets else len(datasets),
+            methods.index(method) if method in methods else len(methods),
+            epochs,
+            lr,
+        )
+
+    for (dataset, method, epochs, lr), runs in sorted(
+        rows.items(), key=lambda kv: order(kv[0])
+    ):
         acc = [100 * r["accuracy"] for r in runs]
         sec = [r["seconds"] for r in runs]
         std = statistics.stdev(acc) if len(acc) > 1 else 0.0
+        mean = statistics.mean(acc)
         lines.append(
-            f"| {dataset} | {method} | {statistics.mean(acc):.1f} +/- {std:.1f} "
+            f"| {dataset} | {method} | {epochs} | {lr:g} | {mean:.1f} +/- {std:.1f} "
             f"| {statistics.mean(sec):.0f} | {len(acc)} |"
         )
-    lines.append("")
-    lines.append(
+    teachers = {}
+    for r in records:
+        teachers.setdefault(r["dataset"], r.get("teachers", "?"))
+    commands = list(dict.fromkeys(r.get("command", "?") for r in records))
+    machines = list(dict.fromkeys(r.get("machine", "?") for r in records))
+    lines += [
+        "",
         "Teachers (CNN, test accuracy): "
-        + ", ".join(f"{d}: {a}" for d, a in teacher_accuracy.items())
-        + f". Student: MLP 100-100. {epochs} epochs, Adam, cosine-decayed LR."
-    )
+        + ", ".join(f"{d}: {a}" for d, a in teachers.items())
+        + ". Student: MLP 100-100, Adam with a cosine-decayed learning rate "
+        "(peak and batch size: see the commands; defaults 1e-2 and 128).",
+        "",
+        "Commands:",
+        "",
+        *[f"    {c}" for c in commands],
+        "",
+        "Machine: " + "; ".join(machines),
+    ]
     return "\n".join(lines) + "\n"
+
+
+def write_table(records, path):
+    text = table(records)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)))
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return text
 
 
 def main(argv=None):
@@ -242,24 +345,47 @@ def main(argv=None):
     parser.add_argument("--datasets", default="mnist1d,digits")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=1e-2,
+        help="peak of the students' cosine-decayed Adam learning rate",
+    )
     parser.add_argument("--output", default=os.path.join(RESULTS, "methods.md"))
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="train nothing: rebuild the table from every run in the .jsonl log "
+        "(several invocations, e.g. with different --epochs, share one log)",
+    )
     args = parser.parse_args(argv)
     methods = args.methods.split(",")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         parser.error(f"unknown methods {unknown}; known: {list(METHODS)}")
-    os.makedirs(RESULTS, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     log_path = os.path.splitext(args.output)[0] + ".jsonl"
-    rows, teacher_accuracy = {}, {}
+    if args.report:
+        with open(log_path) as f:
+            print(write_table([json.loads(line) for line in f], args.output))
+        return
+    command = "python3 benchmarks/methods.py " + " ".join(
+        sys.argv[1:] if argv is None else argv
+    )
+    host = machine()
+    records = []
     for dataset in args.datasets.split(","):
         data = load(dataset)
         n_teachers = max(METHODS[m].get("teachers", 1) for m in methods)
         teachers, accs = zip(
             *[trained_teacher(dataset, data, i) for i in range(n_teachers)]
         )
-        teacher_accuracy[dataset] = " / ".join(f"{100 * a:.1f} %" for a in accs)
-        print(f"{dataset}: teachers {teacher_accuracy[dataset]}", flush=True)
+        teacher_accuracy = " / ".join(f"{100 * a:.1f} %" for a in accs)
+        print(f"{dataset}: teachers {teacher_accuracy}", flush=True)
         for method in methods:
+            if dataset not in METHODS[method].get("only", (dataset,)):
+                print(f"{dataset}: {method} skipped (not meant for it)", flush=True)
+                continue
             for seed in range(args.seeds):
                 accuracy, seconds = run(
                     method,
@@ -269,26 +395,28 @@ def main(argv=None):
                     seed,
                     args.epochs,
                     args.batch_size,
+                    args.learning_rate,
                 )
                 record = dict(
                     dataset=dataset,
                     method=method,
                     seed=seed,
                     epochs=args.epochs,
+                    learning_rate=args.learning_rate,
+                    batch_size=args.batch_size,
                     accuracy=accuracy,
                     seconds=seconds,
+                    teachers=teacher_accuracy,
+                    command=command.strip(),
+                    machine=host,
                 )
-                rows.setdefault((dataset, method), []).append(record)
+                records.append(record)
                 with open(log_path, "a") as f:
                     f.write(json.dumps(record) + "\n")
                 print(json.dumps(record), flush=True)
-    command = "python3 benchmarks/methods.py " + " ".join(argv or sys.argv[1:])
-    text = table(rows, teacher_accuracy, args.epochs, command.strip())
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(args.output))
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, args.output)
-    print(text)
+    # The table covers every run in the log, this invocation's and earlier ones.
+    with open(log_path) as f:
+        print(write_table([json.loads(line) for line in f], args.output))
 
 
 if __name__ == "__main__":
