@@ -94,9 +94,10 @@ class Mixup:
             x: tensor or nested structure of tensors with the batch first.
 
         Returns:
-            `(mixed_x, partner, lam)`: the mixed inputs, the int32 index `(batch,)`
-            of each example's partner, and the float32 weight `(batch,)` of the
-            example itself.
+            `(mixed_x, partner, lam)`: the mixed inputs (float inputs keep their
+            dtype, integer inputs such as uint8 images become float32), the int32
+            index `(batch,)` of each example's partner, and the float32 weight
+            `(batch,)` of the example itself.
         """
         first = tf.nest.flatten(x)[0]
         batch = tf.shape(first)[0]
@@ -106,6 +107,10 @@ class Mixup:
         partner = tf.argsort(tf.random.uniform([batch]))
 
         def mix_one(t):
+            # Integer inputs (uint8 images) would truncate lam to 0 or 1: mix them
+            # in float32 so the inputs carry the same lam as the mixed loss.
+            if not t.dtype.is_floating:
+                t = tf.cast(t, tf.float32)
             weight = tf.reshape(
                 tf.cast(lam, t.dtype),
                 tf.concat([[batch], tf.ones([tf.rank(t) - 1], tf.int32)], 0),

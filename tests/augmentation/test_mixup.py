@@ -63,6 +63,19 @@ def test_mix_equals_float64_reference_for_its_partners_and_weights(shape):
     )
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "int32"])
+def test_integer_inputs_are_mixed_in_float32_with_the_real_weights(dtype):
+    x = np.random.default_rng(2).integers(0, 256, size=(32, 4, 4, 1)).astype(dtype)
+    mixed, partner, lam = Mixup(1.0).mix(tf.constant(x))
+    assert mixed.dtype == tf.float32
+    np.testing.assert_allclose(
+        mixed.numpy(),
+        _mix_reference(x, partner.numpy(), lam.numpy()),
+        rtol=1e-5,
+        atol=1e-3,
+    )
+
+
 def test_nested_inputs_are_mixed_with_the_same_partners_and_weights():
     rng = np.random.default_rng(1)
     a = rng.normal(size=(16, 3)).astype("float32")
