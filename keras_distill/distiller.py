@@ -132,7 +132,8 @@ class Distiller(keras.Model):
             prune or quantize it later (TF-MOT needs that).
         teacher: `keras.Model` or list of models, the trained teacher(s). Several
             teachers are combined as the weighted mean of their softened
-            distributions.
+            distributions, or of their logits for losses that match logits
+            (`LogitMSE`, `Hint`: see `DistillationLoss.combines`).
         temperature: float > 0, T in softmax(logits / T). Defaults to 3.0.
         alpha: float in [0, 1], weight of the student (label) loss; the
             distillation losses get 1 - alpha. Defaults to 0.1.
@@ -477,11 +478,24 @@ class Distiller(keras.Model):
         return self.student(inputs, training=training)
 
     def _teacher_outputs(self, x):
-        """Teacher features by layer name, and the (combined) logits under None."""
+        """Teacher features by layer name, and the (combined) logits under None.
+
+        With several teachers, None holds logits whose softened distribution is
+        the teachers' weighted mean, and `_MEAN_LOGITS` their weighted mean logits
+        (for losses with `combines == "logits"`).
+        """
         outputs = [_as_list(tap(x, training=False)) for tap in self._taps.teachers]
         features = dict(zip([*self._teacher_layers, None], outputs[0]))
         if len(outputs) > 1:
-            features[None] = self._combine_teachers([out[-1] for out in outputs])
+            logits = [out[-1] for out in outputs]
+            features[None] = self._combine_teachers(logits)
+            features[_MEAN_LOGITS] = tf.add_n(
+                [
+                    w * tf.cast(t, tf.float32)
+                    for t, w in zip(logits, self.teacher_weights)
+                    if w > 0
+                ]
+            )
         return {k: tf.stop_gradient(v) for k, v in features.items()}
 
     def _combine_teachers(self, logits):
@@ -535,7 +549,7 @@ class Distiller(keras.Model):
         per_loss = []
         for loss in self.distillation_losses:
             values = loss(
-                teacher[loss.teacher_layer],
+                _teacher_input(loss, teacher),
                 student[loss.student_layer],
                 temperature=self._temperature,
             )
@@ -670,6 +684,18 @@ class Distiller(keras.Model):
         if config.get("augmentation") is not None:
             config["augmentation"] = deserialize(config["augmentation"])
         return cls(**config)
+
+
+# Key of the teachers' weighted mean logits in the teacher outputs (several
+# teachers only); an object, so that no layer name can collide with it.
+_MEAN_LOGITS = object()
+
+
+def _teacher_input(loss, teacher):
+    """The teacher output `loss` reads, combined over teachers as it declares."""
+    if loss.teacher_layer is None and loss.combines == "logits":
+        return teacher.get(_MEAN_LOGITS, teacher[None])
+    return teacher[loss.teacher_layer]
 
 
 class _Taps:

@@ -250,6 +250,31 @@ def test_several_teachers_distil_their_weighted_mean_distribution():
     np.testing.assert_allclose(logs["distillation_loss"], want, rtol=1e-5)
 
 
+@pytest.mark.parametrize("loss", ["mse", "hint"])
+@pytest.mark.parametrize("temperature", [1.0, 4.0])
+def test_several_teachers_give_logit_losses_their_weighted_mean_logits(
+    loss, temperature
+):
+    x, y = blobs(32)
+    t1, t2 = mlp(hidden=(16,), name="t1"), mlp(hidden=(24,), name="t2")
+    student = mlp(hidden=(8,))
+    d = keras_distill.Distiller(
+        student=student,
+        teacher=[t1, t2],
+        teacher_weights=[3, 1],
+        alpha=0.0,
+        temperature=temperature,
+        distillation_losses=loss,
+    )
+    d.compile(optimizer="sgd")
+    logs = d.evaluate(x, y, batch_size=32, return_dict=True, verbose=0)
+    mean = 0.75 * t1.predict(x, verbose=0).astype("float64") + 0.25 * t2.predict(
+        x, verbose=0
+    ).astype("float64")
+    want = ((student.predict(x, verbose=0) - mean) ** 2).mean(-1).mean()
+    np.testing.assert_allclose(logs["distillation_loss"], want, rtol=1e-5)
+
+
 def test_temperature_and_alpha_changes_apply_without_recompiling():
     x, y = blobs(32)
     d = _distiller(alpha=0.3, temperature=2.0)

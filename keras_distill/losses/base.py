@@ -33,6 +33,12 @@ class DistillationLoss(keras.layers.Layer):
     logits), override `call`, and may override `setup` to check shapes and create
     weights before training.
 
+    With several teachers, `combines` says what the loss reads: `"probabilities"`
+    (the default, for losses on softened distributions such as KL, DKD, DIST) gets
+    logits whose softened distribution is the teachers' weighted mean; `"logits"`
+    (for losses that match raw outputs, such as `LogitMSE` and `Hint`) gets the
+    teachers' weighted mean logits, independent of the temperature.
+
     Args:
         teacher_layer: str or None, name of the teacher layer whose output this loss
             reads. Defaults to None (the teacher's logits).
@@ -40,6 +46,8 @@ class DistillationLoss(keras.layers.Layer):
             reads. Defaults to None (the student's logits).
         **kwargs: passed to `keras.layers.Layer` (`name`, ...).
     """
+
+    combines = "probabilities"
 
     def __init__(self, teacher_layer=None, student_layer=None, **kwargs):
         kwargs.setdefault("dtype", "float32")

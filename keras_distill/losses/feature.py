@@ -85,6 +85,9 @@ class Hint(DistillationLoss):
     ```
     """
 
+    # On the logits of several teachers, regress their weighted mean logits.
+    combines = "logits"
+
     def __init__(self, teacher_layer=None, student_layer=None, adapter="auto", **kw):
         if adapter not in _ADAPTERS:
             raise ValueError(f"`adapter` must be one of {_ADAPTERS}, got {adapter!r}.")

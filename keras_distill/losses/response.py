@@ -116,13 +116,16 @@ class LogitMSE(DistillationLoss):
     Deep?", NeurIPS 2014). The temperature is not used: matching logits is the
     high-temperature limit of `KLDivergence` (for zero-mean logits). It also keeps
     the teacher's logit scale, which a softmax discards; use it for regression-like
-    outputs, or when the teacher's logits themselves carry information.
+    outputs, or when the teacher's logits themselves carry information. Several
+    teachers are combined as their weighted mean logits.
 
     Args:
         teacher_layer: str or None, see `DistillationLoss`. Defaults to None.
         student_layer: str or None, see `DistillationLoss`. Defaults to None.
         **kwargs: passed to `DistillationLoss`.
     """
+
+    combines = "logits"
 
     def call(self, teacher_output, student_output, temperature=None):
         diff = tf.cast(student_output, tf.float32) - tf.cast(teacher_output, tf.float32)
