@@ -224,6 +224,9 @@ class Distiller(keras.Model):
             temperature, trainable=False, name="temperature"
         )
         self._alpha = tf.Variable(alpha, trainable=False, name="alpha")
+        # The largest alpha a DistillationScheduler will set during this fit: the
+        # step refuses unlabelled data against it, not only the current alpha.
+        self._alpha_ceiling = 0.0
         self.student_loss_fn = None
         self._loss_tracker = keras.metrics.Mean(name="loss")
         self._student_loss_tracker = keras.metrics.Mean(name="student_loss")
@@ -524,11 +527,21 @@ class Distiller(keras.Model):
         weights = _per_example_weights(sample_weight, batch)
         alpha = tf.cast(self._alpha, tf.float32)
         if y is None:
-            if self.alpha > 0:
+            largest = max(self.alpha, self._alpha_ceiling)
+            if largest > 0:
                 raise ValueError(
-                    f"The data has no labels but alpha={self.alpha} weights the "
-                    "student loss. Set alpha=0 to distil on unlabelled data."
+                    f"The data has no labels but alpha={largest} (the current or "
+                    "a scheduled value) weights the student loss. Set alpha=0 to "
+                    "distil on unlabelled data."
                 )
+            # alpha may rise later without a retrace (assigned by hand): refuse
+            # that step too rather than train with a student loss of 0.
+            tf.debugging.assert_equal(
+                self._alpha,
+                0.0,
+                message="The data has no labels but alpha > 0 weights the "
+                "student loss. Set alpha=0 to distil on unlabelled data.",
+            )
             student_loss = tf.zeros((), tf.float32)
         elif self.student_loss_fn is None:
             student_loss = tf.zeros((), tf.float32)

@@ -39,7 +39,9 @@ class DistillationScheduler(keras.callbacks.Callback):
     `fit(initial_epoch=...)` continues them where they were. Every schedule is
     checked when training starts, for all epochs of that `fit`, before the first
     step: a temperature <= 0, an alpha outside [0, 1] or a negative weight is
-    refused (for `Schedule` objects already here, from their bounds).
+    refused (for `Schedule` objects already here, from their bounds), and so is
+    an alpha > 0 at any epoch when the Distiller has no student loss or the data
+    has no labels: it would train with a student loss of 0.
 
     Args:
         temperature: `Schedule`, callable `epoch -> float` or number, or None
@@ -52,7 +54,8 @@ class DistillationScheduler(keras.callbacks.Callback):
     Raises:
         TypeError, ValueError: for an entry that is not a schedule, or a schedule
             whose values are out of range; at `fit`, for a model that is not a
-            Distiller or a list whose length differs from the number of losses.
+            Distiller, a list whose length differs from the number of losses, or
+            an alpha > 0 without a student loss or labels.
 
     Example:
     ```python
@@ -153,6 +156,28 @@ class DistillationScheduler(keras.callbacks.Callback):
                         f"The {argname} schedule gives an invalid value at epoch "
                         f"{epoch}: {error}"
                     ) from None
+        largest_alpha = self._largest_alpha(epochs)
+        if largest_alpha > 0 and self.model.student_loss_fn is None:
+            raise ValueError(
+                f"The alpha schedule reaches alpha={largest_alpha}, which weights a "
+                "student loss, but the Distiller was compiled without one: it would "
+                "train with student_loss 0. Pass loss=keras.losses."
+                "SparseCategoricalCrossentropy(from_logits=True) to compile(), or "
+                "keep the alpha schedule at 0."
+            )
+        # The Distiller refuses unlabelled data when any scheduled alpha is > 0
+        # (its check runs once, when the step is traced, with this ceiling).
+        self.model._alpha_ceiling = largest_alpha
+
+    def _largest_alpha(self, epochs):
+        if self.alpha is None:
+            return 0.0
+        if isinstance(self.alpha, float):
+            return self.alpha
+        return max(float(self.alpha(epoch)) for epoch in range(epochs))
+
+    def on_train_end(self, logs=None):
+        self.model._alpha_ceiling = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         distiller = self.model

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from models import blobs
 from models import mlp
 from models import sparse_ce
@@ -187,3 +188,44 @@ def test_scheduler_on_a_plain_model_is_refused():
 def test_non_schedule_entry_is_refused():
     with pytest.raises(TypeError, match="`temperature` must be a Schedule"):
         DistillationScheduler(temperature="hot")
+
+
+@pytest.mark.parametrize("alpha", [0.3, Linear(0.0, 0.5, epochs=2)])
+def test_scheduled_alpha_without_a_student_loss_is_refused_before_training(alpha):
+    x, y = blobs(16)
+    d = keras_distill.Distiller(
+        student=mlp(hidden=(8,)), teacher=mlp(hidden=(16,)), alpha=0.0
+    )
+    d.compile(optimizer=keras.optimizers.SGD(0.5))
+    before = _weights(d.student)
+    scheduler = DistillationScheduler(alpha=alpha)
+    with pytest.raises(ValueError, match="compiled without one.*loss="):
+        d.fit(x, y, epochs=3, verbose=0, callbacks=[scheduler])
+    for b, a in zip(before, _weights(d.student)):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_scheduled_alpha_on_unlabelled_data_is_refused_before_training():
+    x, _ = blobs(32)
+    d = keras_distill.Distiller(
+        student=mlp(hidden=(8,)), teacher=mlp(hidden=(16,)), alpha=0.0
+    )
+    d.compile(optimizer=keras.optimizers.SGD(0.5), loss=sparse_ce())
+    before = _weights(d.student)
+    scheduler = DistillationScheduler(alpha=Linear(0.0, 0.5, epochs=2))
+    with pytest.raises(ValueError, match="no labels .*scheduled.*alpha=0"):
+        d.fit(x, epochs=3, batch_size=16, verbose=0, callbacks=[scheduler])
+    for b, a in zip(before, _weights(d.student)):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_alpha_raised_by_hand_after_an_unlabelled_fit_fails_the_step():
+    x, _ = blobs(32)
+    d = keras_distill.Distiller(
+        student=mlp(hidden=(8,)), teacher=mlp(hidden=(16,)), alpha=0.0
+    )
+    d.compile(optimizer=keras.optimizers.SGD(0.5), loss=sparse_ce(), jit_compile=False)
+    d.fit(x, epochs=1, batch_size=16, verbose=0)
+    d.alpha = 0.5
+    with pytest.raises(tf.errors.InvalidArgumentError, match="no labels but alpha > 0"):
+        d.fit(x, epochs=1, batch_size=16, verbose=0)
