@@ -127,6 +127,15 @@ def compiled_metrics(model) -> list:
     return [container] if container is not None else []
 
 
+def rename_layer(layer, name: str) -> None:
+    """Sets a layer's name: Keras 3 keeps it in an attribute, tf_keras behind a
+    read-only property over `_name`."""
+    if LEGACY_KERAS:
+        layer._name = name
+    else:
+        layer.name = name
+
+
 def is_graph_model(model) -> bool:
     """Whether `model` is a Functional or built Sequential model (not subclassed).
 

@@ -138,7 +138,9 @@ class Distiller(keras.Model):
         alpha: float in [0, 1], weight of the student (label) loss; the
             distillation losses get 1 - alpha. Defaults to 0.1.
         distillation_losses: a `DistillationLoss`, a registered name (`"kl"`), or a
-            list of them. Defaults to None (`KLDivergence()`).
+            list of them. With several, each is also logged as `<name>_loss`
+            (`kl_loss`, `hint_loss`; repeated names are numbered, `kl_2`).
+            Defaults to None (`KLDivergence()`).
         distillation_loss_weights: list of floats, one per distillation loss.
             Defaults to None (1.0 each).
         teacher_weights: list of floats >= 0, one per teacher, for several teachers.
@@ -342,6 +344,7 @@ class Distiller(keras.Model):
                 "`distillation_losses` is empty: pass at least one loss, or use "
                 "alpha=1 to train on labels only."
             )
+        _make_names_unique(losses)
         self.distillation_losses = losses
         weights = self._check_loss_weights(weights)
         self._loss_weights = tf.Variable(weights, trainable=False, dtype=tf.float32)
@@ -709,6 +712,23 @@ def _teacher_input(loss, teacher):
     if loss.teacher_layer is None and loss.combines == "logits":
         return teacher.get(_MEAN_LOGITS, teacher[None])
     return teacher[loss.teacher_layer]
+
+
+def _make_names_unique(losses):
+    """Renames repeated loss names in place: "kl", "kl" -> "kl", "kl_2".
+
+    The names key the per-loss logs (`kl_loss`) and the DistillationScheduler's
+    dict of weights, so they must be unique within a Distiller.
+    """
+    seen = set()
+    for loss in losses:
+        name, count = loss.name, 1
+        while name in seen:
+            count += 1
+            name = f"{loss.name}_{count}"
+        if name != loss.name:
+            _compat.rename_layer(loss, name)
+        seen.add(name)
 
 
 class _Taps:

@@ -1,6 +1,7 @@
 """The base class every distillation loss derives from."""
 
 import numbers
+import re
 
 from keras_distill._compat import keras
 
@@ -17,6 +18,14 @@ def check_weight(value, argname: str) -> float:
             "one term of the loss."
         )
     return float(value)
+
+
+def default_name(cls) -> str:
+    """The registry key of `cls` if it is registered, else its snake-case name."""
+    registered = cls.__dict__.get("registered_name")
+    if registered:
+        return registered
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls.__name__).lower()
 
 
 @keras.saving.register_keras_serializable(package="keras_distill")
@@ -44,13 +53,21 @@ class DistillationLoss(keras.layers.Layer):
             reads. Defaults to None (the teacher's logits).
         student_layer: str or None, name of the student layer whose output this loss
             reads. Defaults to None (the student's logits).
-        **kwargs: passed to `keras.layers.Layer` (`name`, ...).
+        **kwargs: passed to `keras.layers.Layer` (`name`, ...). The name
+            defaults to the loss's registry key (`"kl"`, `"hint"`, ...), or the
+            class name in snake case for an unregistered loss; a `Distiller`
+            makes the names of its losses unique (`"kl"`, `"kl_2"`) and logs each
+            loss as `<name>_loss`.
     """
 
     combines = "probabilities"
 
     def __init__(self, teacher_layer=None, student_layer=None, **kwargs):
         kwargs.setdefault("dtype", "float32")
+        if kwargs.get("name") is None:
+            # A stable name (not Keras' session-counted "kl_divergence_3"): it
+            # names the loss's log key and its DistillationScheduler entry.
+            kwargs["name"] = default_name(type(self))
         super().__init__(**kwargs)
         self.teacher_layer = teacher_layer
         self.student_layer = student_layer

@@ -32,7 +32,8 @@ class DistillationScheduler(keras.callbacks.Callback):
     At the start of each epoch it assigns the scheduled values (the Distiller keeps
     them in variables, so no recompiling); at the end of each epoch it writes the
     values used into the epoch logs as `temperature`, `alpha` and
-    `<loss name>_weight`, so `History`, `CSVLogger` and `TensorBoard` record them.
+    `<loss name>_weight` (`kl_weight`, `hint_weight`), so `History`, `CSVLogger`
+    and `TensorBoard` record them.
     Put it before those callbacks in the list so they see the values.
 
     Schedules are functions of the epoch number, so resuming with
@@ -49,7 +50,9 @@ class DistillationScheduler(keras.callbacks.Callback):
         alpha: `Schedule`, callable or number, or None. Defaults to None.
         distillation_loss_weights: a list with one entry per distillation loss
             (each a schedule, callable, number or None to leave it), or a dict
-            from loss name to schedule. Defaults to None.
+            from loss name to schedule. A loss is named by its registry key,
+            numbered when repeated (`{"kl": ..., "hint": ..., "kl_2": ...}`).
+            Defaults to None.
 
     Raises:
         TypeError, ValueError: for an entry that is not a schedule, or a schedule

@@ -88,3 +88,10 @@ def test_registered_loss_is_found_by_its_key_and_by_config(name):
     loss = losses.get({"name": name})
     assert loss.registered_name == name
     assert isinstance(loss, losses.DistillationLoss)
+
+
+@pytest.mark.parametrize("name", losses.available())
+def test_registered_loss_is_named_by_its_key_in_every_session(name):
+    assert losses.get(name).name == name
+    keras.backend.clear_session()
+    assert losses.get(name).name == name
