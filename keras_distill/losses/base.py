@@ -109,4 +109,15 @@ class DistillationLoss(keras.layers.Layer):
         config.update(
             teacher_layer=self.teacher_layer, student_layer=self.student_layer
         )
+        # The registry key, apart from the (user-chosen) layer name: the config
+        # then round-trips through `keras_distill.losses.get`.
+        registered = type(self).__dict__.get("registered_name")
+        if registered:
+            config["loss"] = registered
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("loss", None)
+        return super().from_config(config)

@@ -38,26 +38,41 @@ def get(identifier, **kwargs):
     """Returns a distillation loss from a name, a config dict or an instance.
 
     Args:
-        identifier: a registered name (`"kl"`), a dict `{"name": "kl", **kwargs}`,
-            or a `DistillationLoss` instance (returned unchanged).
-        **kwargs: constructor arguments when `identifier` is a name.
+        identifier: a registered name (`"kl"`); a dict naming the registered key
+            under `"loss"`, as `loss.get_config()` returns (`{"loss": "kl",
+            "name": "my_kl", ...}`); a dict `{"name": "kl", **kwargs}` without a
+            `"loss"` key (then `"name"` is the registered key); the dict of
+            `keras.saving.serialize_keras_object(loss)`; or a
+            `DistillationLoss` instance (returned unchanged).
+        **kwargs: constructor arguments when `identifier` is a name or a dict.
 
     Returns:
         A `DistillationLoss`.
 
     Raises:
-        ValueError: for an unknown name (the message lists the known ones).
+        ValueError: for an unknown name (the message lists the known ones), or a
+            serialized object that is not a distillation loss.
     """
+    from keras_distill._compat import keras
     from keras_distill.losses.base import DistillationLoss
 
     if isinstance(identifier, DistillationLoss):
         return identifier
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        loss = keras.saving.deserialize_keras_object(identifier)
+        if not isinstance(loss, DistillationLoss):
+            raise ValueError(
+                f"The serialized object {identifier.get('class_name')!r} is not a "
+                "keras_distill distillation loss."
+            )
+        return loss
     if isinstance(identifier, dict):
         kwargs = {**identifier, **kwargs}
-        identifier = kwargs.pop("name", None)
+        key = "loss" if "loss" in kwargs else "name"
+        identifier = kwargs.pop(key, None)
     if not isinstance(identifier, str) or identifier not in _REGISTRY:
         raise ValueError(
             f"Unknown distillation loss {identifier!r}. Known losses: "
             f"{', '.join(available())}."
         )
-    return _REGISTRY[identifier](**kwargs)
+    return _REGISTRY[identifier].from_config(kwargs)

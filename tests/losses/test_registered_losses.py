@@ -95,3 +95,18 @@ def test_registered_loss_is_named_by_its_key_in_every_session(name):
     assert losses.get(name).name == name
     keras.backend.clear_session()
     assert losses.get(name).name == name
+
+
+@pytest.mark.parametrize("name", losses.available())
+@pytest.mark.parametrize("form", ["get_config", "serialize_keras_object"])
+def test_registered_loss_config_dict_round_trips_through_get(name, form):
+    loss = losses.get(name, name="custom_name")
+    config = (
+        loss.get_config()
+        if form == "get_config"
+        else keras.saving.serialize_keras_object(loss)
+    )
+    restored = losses.get(config)
+    assert type(restored) is type(loss)
+    assert restored.name == "custom_name"
+    assert restored.get_config() == loss.get_config()
