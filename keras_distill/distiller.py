@@ -528,6 +528,11 @@ class Distiller(keras.Model):
         logits = student[None]
         batch = tf.shape(logits)[0]
         weights = _per_example_weights(sample_weight, batch)
+        if mixing is not None and weights is not None:
+            # A mixed example is lam parts itself and 1 - lam parts its partner,
+            # so it carries that blend of their sample/class weights.
+            partner, lam = mixing
+            weights = lam * weights + (1.0 - lam) * tf.gather(weights, partner)
         alpha = tf.cast(self._alpha, tf.float32)
         if y is None:
             largest = max(self.alpha, self._alpha_ceiling)

@@ -146,6 +146,37 @@ def test_teacher_and_student_see_the_same_mixed_batch_and_labels_are_mixed():
     assert abs(unmixed - distill) > 1e-3
 
 
+@pytest.mark.parametrize("weighting", ["sample_weight", "class_weight"])
+def test_mixed_example_weight_blends_its_own_and_its_partners_weight(weighting):
+    x, y = blobs(16)
+    partner = np.roll(np.arange(16), 5)
+    lam = np.linspace(0.1, 0.9, 16)
+    class_weight = {c: 0.5 + c for c in range(int(y.max()) + 1)}
+    w = np.array([class_weight[int(c)] for c in y], "float32")
+    if weighting == "sample_weight":
+        w = np.random.default_rng(3).uniform(0.0, 2.0, size=16).astype("float32")
+        kw = {"sample_weight": w}
+    else:
+        kw = {"class_weight": class_weight}
+    d = _frozen_distiller(FixedMixup(partner, lam), alpha=0.5, temperature=2.0)
+    history = d.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, **kw)
+    mixed = _mix_reference(x, partner, lam).astype("float32")
+    t = d.teacher.predict(mixed, verbose=0)
+    s = d.student.predict(mixed, verbose=0)
+    mixed_w = lam * w + (1 - lam) * w[partner]
+    student_loss = (
+        mixed_w
+        * (
+            lam * sparse_ce_per_example(y, s)
+            + (1 - lam) * sparse_ce_per_example(y[partner], s)
+        )
+    ).mean()
+    distill = (mixed_w * kl_per_example(t, s, 2.0)).mean()
+    logs = {k: v[0] for k, v in history.history.items()}
+    np.testing.assert_allclose(logs["student_loss"], student_loss, rtol=1e-5)
+    np.testing.assert_allclose(logs["distillation_loss"], distill, rtol=1e-5)
+
+
 def test_keras_preprocessing_layer_augments_teacher_and_student_inputs():
     x, y = blobs(32)
     d = _frozen_distiller(keras.layers.Rescaling(0.5, offset=1.0))
