@@ -1,0 +1,127 @@
+"""The demo's `report.json` and its printed table.
+
+`report.json` is documented in docs/cli.md. Its `models` list holds one entry
+per model, in pipeline order: `teacher`, `baseline_student`, `distilled_student`,
+`compressed_student`. Each has `name`, `accuracy` (a fraction in [0, 1]) and
+`params`; exported models also `tflite` (path relative to the output directory),
+`tflite_bytes`, `gzip_bytes` and `latency_ms`, measured by running the file in
+LiteRT.
+"""
+
+import json
+import os
+import pathlib
+import platform
+import tempfile
+
+MODEL_NAMES = ("teacher", "baseline_student", "distilled_student", "compressed_student")
+REQUIRED_MODEL_KEYS = ("name", "accuracy", "params")
+EXPORT_KEYS = ("tflite", "tflite_bytes", "gzip_bytes", "latency_ms")
+
+
+def write_json_atomic(path: "str | os.PathLike", data: dict) -> pathlib.Path:
+    """Writes `data` as indented JSON; a reader never sees half a file.
+
+    The text goes to a temporary file in the same folder, then `os.replace`
+    renames it over `path`, so an interrupted run leaves the old file intact.
+
+    Args:
+        path: str or path-like, the `.json` file.
+        data: a JSON-serializable dict.
+
+    Returns:
+        The path written.
+    """
+    path = pathlib.Path(path)
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def versions() -> dict:
+    """Versions of Python and of every library the run depends on."""
+    from importlib import metadata
+
+    import tensorflow as tf
+
+    from keras_distill import _compat
+
+    found = {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras_flavour": _compat.FLAVOUR,
+        "keras": _compat.keras.__version__,
+    }
+    for package in (
+        "keras-distill",
+        "tf-keras",
+        "tensorflow-model-optimization",
+        "ai-edge-litert",
+        "tensorflow-datasets",
+        "mnist1d",
+        "numpy",
+    ):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def check_report(report: dict) -> None:
+    """Checks that a report has the documented fields; raises ValueError if not.
+
+    The tests and anyone reading `report.json` with a script can rely on it.
+    """
+    for key in ("dataset", "versions", "elapsed_seconds", "models"):
+        if key not in report:
+            raise ValueError(f"report has no {key!r} field")
+    names = [model.get("name") for model in report["models"]]
+    if names != list(MODEL_NAMES):
+        raise ValueError(f"report models are {names}, expected {list(MODEL_NAMES)}")
+    for model in report["models"]:
+        missing = [key for key in REQUIRED_MODEL_KEYS if key not in model]
+        if model["name"] in ("distilled_student", "compressed_student"):
+            missing += [key for key in EXPORT_KEYS if key not in model]
+        if missing:
+            raise ValueError(f"report model {model['name']!r} lacks {missing}")
+
+
+def _kib(num_bytes) -> str:
+    return "-" if num_bytes is None else f"{num_bytes / 1024:.1f} KiB"
+
+
+def format_table(models: list[dict]) -> str:
+    """The models as an aligned text table: params, accuracy, sizes, latency."""
+    header = ("model", "params", "accuracy", ".tflite", "gzip", "latency")
+    rows = [header]
+    for model in models:
+        params = f"{model['params']:,}"
+        if model.get("sparsity"):
+            params += f" ({100 * model['sparsity']:.0f}% zero)"
+        latency = model.get("latency_ms")
+        rows.append(
+            (
+                model["name"],
+                params,
+                f"{100 * model['accuracy']:.1f} %",
+                _kib(model.get("tflite_bytes")),
+                _kib(model.get("gzip_bytes")),
+                "-" if latency is None else f"{latency:.3f} ms",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
+        lines.append("  ".join(cells))
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
