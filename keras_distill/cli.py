@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The `keras-distill` argument parser (built from `DemoConfig`)."""
     parser = _Parser(
         prog=PROG,
+        allow_abbrev=False,
         description="Knowledge distillation for Keras, then pruning, quantization "
         "and verified LiteRT files for Android.",
     )
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
+        allow_abbrev=False,
         help="Run the whole pipeline and write a report (try: keras-distill demo "
         "--fast).",
         description="Train a teacher (or reuse one), a label-only baseline student "

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 COLOURS = {
     "teacher": "#4c72b0",
@@ -87,13 +88,16 @@ def plot_accuracy_vs_size(models: list[dict], path, title: str = "") -> pathlib.
             fontsize=9,
         )
     ax.set_xscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
     ax.set_xlabel("size (KiB): gzipped .tflite, or 4 bytes/param (hollow)")
     ax.set_ylabel("test accuracy (%)")
     accuracies = [100 * m["accuracy"] for m in models]
     low = max(0.0, min(accuracies) - 5)
     ax.set_ylim(math.floor(low), min(100.0, max(accuracies) + 4))
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
     ax.set_title(title or "accuracy against size")
     return _save(fig, path)
 
@@ -106,7 +110,7 @@ def _curve(ax, history: dict, key: str, label: str, colour: str, offset: int = 0
 
 
 def plot_training_curves(histories: dict, path, title: str = "") -> pathlib.Path:
-    """Student loss, distillation loss and validation accuracy per epoch.
+    """Student loss (test split), distillation loss and test accuracy per epoch.
 
     Args:
         histories: dict of stage name (`"baseline"`, `"distil"`, `"prune"`,
@@ -120,9 +124,9 @@ def plot_training_curves(histories: dict, path, title: str = "") -> pathlib.Path
     """
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     panels = (
-        ("student_loss", "student (label) loss"),
-        ("distillation_loss", "distillation loss"),
-        ("val_accuracy", "validation accuracy (%)"),
+        ("val_student_loss", "student (label) loss, test split"),
+        ("distillation_loss", "distillation loss, training"),
+        ("val_accuracy", "test accuracy (%)"),
     )
     stages = (
         ("baseline", COLOURS["baseline_student"], "labels only"),
@@ -136,8 +140,8 @@ def plot_training_curves(histories: dict, path, title: str = "") -> pathlib.Path
             history = histories.get(stage)
             if not history:
                 continue
-            if key == "student_loss" and stage == "baseline":
-                values = {"student_loss": history.get("loss")}
+            if key == "val_student_loss" and stage == "baseline":
+                values = {key: history.get("val_loss")}
             elif key == "val_accuracy":
                 values = {key: [100 * v for v in _val_accuracy(history)]}
             else:
@@ -152,7 +156,7 @@ def plot_training_curves(histories: dict, path, title: str = "") -> pathlib.Path
         if ax.lines:
             ax.legend(fontsize=8)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=1.02)
     return _save(fig, path)
 
 

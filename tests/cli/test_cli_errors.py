@@ -106,6 +106,13 @@ def test_output_dir_that_is_not_writable(capsys, tmp_path):
         locked.chmod(0o700)
 
 
+def test_output_dir_that_cannot_be_created(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    _fails_with_one_line(
+        capsys, ["demo", "--output-dir", str(tmp_path / "file" / "out")], "not writable"
+    )
+
+
 def test_output_dir_that_is_a_file(capsys, tmp_path):
     target = tmp_path / "report"
     target.write_text("keep me")

@@ -24,7 +24,7 @@ MODELS = [
 ]
 HISTORY = {
     "loss": [2.0, 1.0, 0.5],
-    "student_loss": [2.1, 1.2, 0.7],
+    "val_student_loss": [2.1, 1.2, 0.7],
     "distillation_loss": [1.5, 0.8, 0.4],
     "val_sparse_categorical_accuracy": [0.3, 0.6, 0.8],
 }
@@ -55,14 +55,17 @@ def test_training_curves_draw_every_stage(tmp_path, monkeypatch):
 
     monkeypatch.setattr(plots, "_curve", spy)
     histories = {
-        "baseline": {"loss": [2.0, 1.0], "val_sparse_categorical_accuracy": [0.5, 0.6]},
+        "baseline": {
+            "val_loss": [2.0, 1.0],
+            "val_sparse_categorical_accuracy": [0.5, 0.6],
+        },
         "distil": HISTORY,
         "prune": HISTORY,
         "qat": HISTORY,
     }
     path = plots.plot_training_curves(histories, tmp_path / "c.png")
     assert _is_png(path)
-    assert ("student_loss", "labels only", 0) in drawn
+    assert ("val_student_loss", "labels only", 0) in drawn
     assert ("distillation_loss", "pruning", 3) in drawn
     assert ("val_accuracy", "quantization-aware", 6) in drawn
 
