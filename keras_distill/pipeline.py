@@ -16,6 +16,8 @@ Each stage prints one line; training shows one Keras progress bar per stage.
 """
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import pathlib
@@ -201,15 +203,37 @@ def load_model_file(path, data, argname: str):
     return model
 
 
-def teacher_cache_path(cache_dir, data, epochs: int) -> pathlib.Path:
-    """Where the preset teacher for `data` trained `epochs` epochs is cached."""
-    name = f"teacher_{_slug(data.name)}_{_compat.FLAVOUR}_{epochs}ep.keras"
+def _architecture_key(model) -> str:
+    """A short hash of a model's layers and their settings (names left out).
+
+    The preset's normalization statistics are part of its settings, so the key
+    also changes with the data.
+    """
+    layers = [
+        (
+            type(layer).__name__,
+            {k: v for k, v in layer.get_config().items() if k != "name"},
+        )
+        for layer in model.layers
+    ]
+    text = json.dumps(layers, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def teacher_cache_path(cache_dir, data, teacher, epochs: int) -> pathlib.Path:
+    """Where the preset `teacher` for `data` trained `epochs` epochs is cached."""
+    key = _architecture_key(teacher)
+    name = f"teacher_{_slug(data.name)}_{_compat.FLAVOUR}_{epochs}ep_{key}.keras"
     return pathlib.Path(cache_dir).expanduser() / name
 
 
-def train_teacher(data, *, epochs: int, fast: bool = False, verbose: bool = True):
-    """Trains the preset teacher for `data` on labels; returns (model, history)."""
-    teacher = presets.teacher_preset(data)
+def train_teacher(data, *, epochs: int, teacher=None, fast: bool = False):
+    """Trains a teacher (default: the preset for `data`) on labels.
+
+    Returns:
+        `(teacher, history)`.
+    """
+    teacher = presets.teacher_preset(data) if teacher is None else teacher
     steps = _steps_per_epoch(data, fast) * epochs
     teacher.compile(
         optimizer=keras.optimizers.Adam(
@@ -222,7 +246,7 @@ def train_teacher(data, *, epochs: int, fast: bool = False, verbose: bool = True
         _train_split(data, fast),
         epochs=epochs,
         verbose=0,
-        callbacks=[EpochProgress(epochs)] if verbose else [],
+        callbacks=[EpochProgress(epochs)],
     )
     return teacher, history.history
 
@@ -249,13 +273,14 @@ def get_teacher(
     if epochs is None:
         kind = "image" if len(data.input_shape) == 3 else "vector"
         epochs = FAST_EPOCHS["teacher"] if fast else TEACHER_EPOCHS[kind]
-    cached = teacher_cache_path(cache_dir, data, epochs)
+    teacher = presets.teacher_preset(data)
+    cached = teacher_cache_path(cache_dir, data, teacher, epochs)
     if cached.is_file() and not retrain:
         try:
             return load_model_file(cached, data, "cached teacher"), "cache"
         except UsageError as err:
             print(f"  {err}; training a new one", flush=True)
-    teacher, _ = train_teacher(data, epochs=epochs, fast=fast)
+    teacher, _ = train_teacher(data, epochs=epochs, teacher=teacher, fast=fast)
     _save_model_atomic(teacher, cached)
     return teacher, "trained"
 

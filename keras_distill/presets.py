@@ -4,8 +4,10 @@ Every preset takes raw examples: it starts with the dataset's own normalization
 layer (`DataBundle.preprocessing_layer()`: standardization for MNIST-1D,
 rescaling for pixels), so the exported `.tflite` file reads what the app has
 (sensor values, pixel values) and no preprocessing is needed outside the model.
-Every preset outputs logits, and students are Functional (TF-MOT prunes and
-quantizes them).
+Every preset outputs logits (layer "logits"), and students are Functional
+(TF-MOT prunes and quantizes them). Feature layers have stable names for feature
+distillation: the teacher's "features" (its last hidden representation), the
+MLP student's "hidden1"/"hidden2", the CNN student's "features".
 
 - Vectors (MNIST-1D: 40 values): the teacher is a small 1-D CNN (three
   convolutions of 64 channels), the default student an MLP with two hidden
@@ -47,15 +49,20 @@ def teacher_preset(data) -> "keras.Model":
             x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
             x = keras.layers.MaxPooling2D(padding="same")(x)
         x = keras.layers.GlobalAveragePooling2D()(x)
-        x = keras.layers.Dense(128, activation="relu")(x)
+        x = keras.layers.Dense(128, activation="relu", name="features")(x)
     elif len(input_shape) == 1:
         # Three 1-D convolutions over the signal (64 channels, kernel 5).
         x = keras.layers.Reshape((input_shape[0], 1))(x)
-        for strides in (1, 2, 2):
+        for i, strides in enumerate((1, 2, 2), start=1):
             x = keras.layers.Conv1D(
-                64, 5, strides=strides, padding="same", activation="relu"
+                64,
+                5,
+                strides=strides,
+                padding="same",
+                activation="relu",
+                name=f"conv{i}",
             )(x)
-        x = keras.layers.Flatten()(x)
+        x = keras.layers.Flatten(name="features")(x)
     else:
         raise ValueError(
             f"No teacher preset for examples of shape {tuple(input_shape)}: presets "
@@ -102,11 +109,12 @@ def student_preset(name: str, data) -> "keras.Model":
             )
         x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
         x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
-        x = keras.layers.GlobalAveragePooling2D()(x)
+        x = keras.layers.GlobalAveragePooling2D(name="features")(x)
     else:
         if len(input_shape) != 1:
             x = keras.layers.Flatten()(x)
-        for units in (100, 100) if name == "mlp" else (32,):
-            x = keras.layers.Dense(units, activation="relu")(x)
+        widths = (100, 100) if name == "mlp" else (32,)
+        for i, units in enumerate(widths, start=1):
+            x = keras.layers.Dense(units, activation="relu", name=f"hidden{i}")(x)
     outputs = keras.layers.Dense(data.num_classes, name="logits")(x)
     return keras.Model(inputs, outputs, name="student")
