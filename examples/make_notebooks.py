@@ -68,7 +68,7 @@ DISTIL_IN_TEN_LINES = _notebook(
         "## The ten lines",
         """\
 import keras_distill
-from keras_distill import presets
+from keras_distill.demo import presets
 from keras_distill._compat import keras
 from keras_distill.augmentation import Mixup
 from keras_distill.data import load_dataset
@@ -135,27 +135,27 @@ TO_ANDROID = _notebook(
 import pathlib
 import tempfile
 
-from keras_distill import pipeline
+from keras_distill import demo
 
 OUT = pathlib.Path(tempfile.mkdtemp()) / "android"
-data = pipeline.load_data("mnist1d")
-teacher, source = pipeline.get_teacher(data, epochs=TEACHER_EPOCHS)
-print(source, "teacher:", pipeline.evaluate(teacher, data))""",
+data = demo.load_data("mnist1d")
+teacher, source = demo.get_teacher(data, epochs=TEACHER_EPOCHS)
+print(source, "teacher:", demo.evaluate(teacher, data))""",
         "## Distil",
         """\
-distiller, history = pipeline.distil(data, teacher, method="mixup-kd", epochs=EPOCHS)
+distiller, history = demo.distil(data, teacher, method="mixup-kd", epochs=EPOCHS)
 student = distiller.student
-print("distilled student:", pipeline.evaluate(student, data))""",
+print("distilled student:", demo.evaluate(student, data))""",
         "## Prune and quantize while distilling (TF-MOT)",
         """\
-compressed, info, histories = pipeline.compress(
+compressed, info, histories = demo.compress(
     student, teacher, data, method="mixup-kd", sparsity=0.5, quantization="int8",
     epochs=COMPRESS_EPOCHS)
-print(info, "zeros:", pipeline.nonzero_fraction(compressed))""",
+print(info, "zeros:", demo.zero_fraction(compressed))""",
         "## Export and verify in LiteRT",
         """\
-float_report = pipeline.export(student, data, OUT, "student", "float32")
-int8_report = pipeline.export(compressed, data, OUT, "student", "int8")
+float_report = demo.export(student, data, OUT, "student", "float32")
+int8_report = demo.export(compressed, data, OUT, "student", "int8")
 print(float_report.summary())
 print(int8_report.summary())
 print(sorted(p.name for p in OUT.iterdir()))""",
@@ -194,13 +194,13 @@ CHOOSING = _notebook(
     [
         """\
 import keras_distill
-from keras_distill import pipeline
+from keras_distill import demo
 from keras_distill._compat import keras
 from keras_distill.augmentation import Mixup
 from keras_distill.losses import Hint
 
-data = pipeline.load_data("mnist1d")
-teacher, _ = pipeline.get_teacher(data, epochs=TEACHER_EPOCHS)
+data = demo.load_data("mnist1d")
+teacher, _ = demo.get_teacher(data, epochs=TEACHER_EPOCHS)
 loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 print([layer.name for layer in teacher.layers])""",
         "## The candidates\n\nEach is a Distiller over a fresh MLP student. "
@@ -209,7 +209,7 @@ print([layer.name for layer in teacher.layers])""",
         "dropped from the exported student.",
         """\
 def student():
-    return pipeline.make_student(data, "mlp")
+    return demo.make_student(data, "mlp")
 
 
 CANDIDATES = {
@@ -230,7 +230,7 @@ for name, make in CANDIDATES.items():
     distiller.compile(optimizer=keras.optimizers.Adam(2e-3), loss=loss,
                       metrics=["accuracy"])
     distiller.fit(data.train, epochs=EPOCHS, verbose=0)
-    results[name] = pipeline.evaluate(distiller.student, data)
+    results[name] = demo.evaluate(distiller.student, data)
     print(f"{name:26s} {100 * results[name]:5.1f} %")""",
         """\
 import matplotlib.pyplot as plt

@@ -21,10 +21,10 @@ import dataclasses
 import os
 import sys
 
-from keras_distill import demo_config
-from keras_distill import demo_methods
-from keras_distill.demo_config import DemoConfig
-from keras_distill.demo_config import UsageError
+from keras_distill.demo import config as demo_config
+from keras_distill.demo import methods as demo_methods
+from keras_distill.demo.config import DemoConfig
+from keras_distill.demo.config import UsageError
 
 PROG = "keras-distill"
 EXIT_USAGE = 2
@@ -208,11 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
         note = choose_flavour(config, argv_is_command_line=argv is None)
         # Only now may TensorFlow be imported (by the pipeline).
-        from keras_distill import demo
+        from keras_distill.demo import run_demo
 
         if note:
             print(note, file=sys.stderr)
-        demo.run_demo(config)
+        run_demo(config)
     except UsageError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return EXIT_USAGE

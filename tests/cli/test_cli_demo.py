@@ -8,8 +8,8 @@ from ai_edge_litert.interpreter import Interpreter
 from cli_testing import run_cli
 
 from keras_distill import _compat
-from keras_distill import run_report
-from keras_distill.demo_config import DemoConfig
+from keras_distill.demo import report as run_report
+from keras_distill.demo.config import DemoConfig
 
 
 def _load_litert(path):

@@ -7,7 +7,7 @@ from cli_testing import run_cli
 
 from keras_distill import _compat
 from keras_distill import cli
-from keras_distill.demo_config import DemoConfig
+from keras_distill.demo.config import DemoConfig
 
 
 def test_python_m_keras_distill_help_explains_every_option():

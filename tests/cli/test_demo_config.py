@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 
 from keras_distill import cli
-from keras_distill import demo_config
-from keras_distill.demo_config import DemoConfig
-from keras_distill.demo_config import UsageError
+from keras_distill.demo import config as demo_config
+from keras_distill.demo.config import DemoConfig
+from keras_distill.demo.config import UsageError
 
 
 def test_config_round_trips_through_toml(tmp_path):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from keras_distill import plots
+from keras_distill.demo import plots
 
 MODELS = [
     {"name": "teacher", "accuracy": 0.94, "params": 47882},

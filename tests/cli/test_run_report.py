@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from keras_distill import run_report
+from keras_distill.demo import report as run_report
 
 
 def _models():

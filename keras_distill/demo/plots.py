@@ -1,19 +1,18 @@
 """The demo's pictures: accuracy against size, and training curves (PNG).
 
-Drawn with matplotlib's Agg backend (no display needed) and written atomically.
+Drawn on `matplotlib.figure.Figure` objects, not pyplot: no display is needed
+and the caller's matplotlib backend (a notebook's inline one) is left alone.
+Written atomically.
 """
 
+import io
 import math
-import os
 import pathlib
-import tempfile
 
-import matplotlib
+import matplotlib.ticker
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
+from keras_distill.export import _atomic
 
 COLOURS = {
     "teacher": "#4c72b0",
@@ -30,17 +29,11 @@ LABELS = {
 
 
 def _save(fig, path) -> pathlib.Path:
+    """Renders `fig` to PNG in memory, then writes it atomically."""
     path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        plt.close(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    _atomic.write_bytes_atomic(path, buffer.getvalue())
     return path
 
 
@@ -66,7 +59,8 @@ def plot_accuracy_vs_size(models: list[dict], path, title: str = "") -> pathlib.
     Returns:
         The path written.
     """
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     for model in models:
         size, measured = model_size_bytes(model)
         colour = COLOURS.get(model["name"], "black")
@@ -122,7 +116,8 @@ def plot_training_curves(histories: dict, path, title: str = "") -> pathlib.Path
     Returns:
         The path written.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    fig = Figure(figsize=(14, 4))
+    axes = fig.subplots(1, 3)
     panels = (
         ("val_student_loss", "student (label) loss, test split"),
         ("distillation_loss", "distillation loss, training"),

@@ -35,6 +35,14 @@ class DemoMethod:
     epochs: int
     learning_rate: float
 
+    def make_augmentation(self):
+        """The `Mixup` shared by teacher and student, or None without one."""
+        if self.mixup_alpha is None:
+            return None
+        from keras_distill.augmentation import Mixup
+
+        return Mixup(alpha=self.mixup_alpha)
+
 
 METHODS = {
     method.name: method

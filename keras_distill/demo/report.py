@@ -12,7 +12,8 @@ import json
 import os
 import pathlib
 import platform
-import tempfile
+
+from keras_distill.export import _atomic
 
 MODEL_NAMES = ("teacher", "baseline_student", "distilled_student", "compressed_student")
 REQUIRED_MODEL_KEYS = ("name", "accuracy", "params")
@@ -22,27 +23,56 @@ EXPORT_KEYS = ("tflite", "tflite_bytes", "gzip_bytes", "latency_ms")
 def write_json_atomic(path: "str | os.PathLike", data: dict) -> pathlib.Path:
     """Writes `data` as indented JSON; a reader never sees half a file.
 
-    The text goes to a temporary file in the same folder, then `os.replace`
-    renames it over `path`, so an interrupted run leaves the old file intact.
+    The text is built first (so data that is not JSON leaves the old file
+    alone), then written to a temporary file in the same folder that
+    `os.replace` renames over `path`.
 
     Args:
         path: str or path-like, the `.json` file.
-        data: a JSON-serializable dict.
+        data: a JSON-serializable dict (no NaN or infinity).
 
     Returns:
         The path written.
+
+    Raises:
+        ValueError: `data` holds NaN or infinity.
+        TypeError: `data` holds something JSON cannot represent.
     """
     path = pathlib.Path(path)
     text = json.dumps(data, indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+    _atomic.write_text_atomic(path, text)
     return path
+
+
+def model_entry(name: str, model, accuracy: float, output_dir, tflite=None) -> dict:
+    """One entry of `report.json`'s `models` list.
+
+    Args:
+        name: str, one of `MODEL_NAMES`.
+        model: the Keras model (its parameters are counted).
+        accuracy: float, test accuracy in [0, 1] (of the `.tflite` file when
+            there is one).
+        output_dir: the output folder; `tflite` is stored relative to it.
+        tflite: the model's `TFLiteReport`, if it was exported. Defaults to None.
+
+    Returns:
+        A dict with `name`, `accuracy`, `params`, and for exported models
+        `tflite`, `tflite_bytes`, `gzip_bytes`, `latency_ms`, `quantization` and
+        `keras_accuracy`.
+    """
+    entry = {"name": name, "accuracy": float(accuracy), "params": model.count_params()}
+    if tflite is not None:
+        entry.update(
+            tflite=pathlib.Path(tflite.path)
+            .relative_to(pathlib.Path(output_dir))
+            .as_posix(),
+            tflite_bytes=tflite.file_bytes,
+            gzip_bytes=tflite.gzip_bytes,
+            latency_ms=tflite.latency_ms_median,
+            quantization=tflite.quantization,
+            keras_accuracy=tflite.keras_accuracy,
+        )
+    return entry
 
 
 def versions() -> dict:
@@ -125,3 +155,11 @@ def format_table(models: list[dict]) -> str:
         lines.append("  ".join(cells))
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def jsonable_histories(histories: dict) -> dict:
+    """Keras history dicts by stage, with plain floats (for `report.json`)."""
+    return {
+        stage: {key: [float(v) for v in values] for key, values in history.items()}
+        for stage, history in histories.items()
+    }

@@ -3,67 +3,61 @@
 Output folder (`config.output_dir`):
 
 - `report.json`: dataset, versions, options, seconds per stage, and the
-  `models` list (see `keras_distill.run_report` and docs/cli.md);
+  `models` list (see `keras_distill.demo.report` and docs/cli.md);
 - `accuracy_vs_size.png`, `training_curves.png`;
 - `distilled_student_float32.tflite` and `compressed_student_int8.tflite` (or
   `_float16` / `_dynamic`), each with its LiteRT report `.json`, and
   `labels.txt`: what an Android app needs.
 """
 
+import dataclasses
+import os
 import pathlib
-import tempfile
-import time
 
-from keras_distill import demo_methods
-from keras_distill import pipeline
-from keras_distill import plots
-from keras_distill import run_report
-from keras_distill.demo_config import DemoConfig
-from keras_distill.demo_config import UsageError
+from keras_distill._compat import keras
+from keras_distill.demo import compression
+from keras_distill.demo import dataset
+from keras_distill.demo import methods
+from keras_distill.demo import plots
+from keras_distill.demo import report as run_report
+from keras_distill.demo import teacher as teacher_stage
+from keras_distill.demo import training
+from keras_distill.demo.config import DemoConfig
+from keras_distill.demo.config import UsageError
+from keras_distill.demo.exporting import export
+from keras_distill.demo.progress import StageClock
+from keras_distill.export import _atomic
+
+FAST_STUDENT_EPOCHS = 2
 
 
-def prepare_output_dir(path) -> pathlib.Path:
+def prepare_output_dir(path: "str | os.PathLike") -> pathlib.Path:
     """Creates `path` if needed and proves it writable, before any training.
 
     Raises:
         UsageError: `path` is a file, or cannot be created or written.
     """
-    path = pathlib.Path(path).expanduser()
+    path = pathlib.Path(path).expanduser().absolute()
     if path.exists() and not path.is_dir():
         raise UsageError(f"output directory {str(path)!r} is a file, not a folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as err:
+        # Proves the folder writable with a real file (root ignores mode bits).
+        _atomic.prepare_output_path(path / "report.json", argname="--output-dir")
+    except ValueError as err:
         raise UsageError(
-            f"output directory {str(path)!r} is not writable ({err.strerror}); "
-            "choose another with --output-dir"
+            f"output directory {str(path)!r} is not writable: {dataset.one_line(err)}"
         ) from None
-    return path.resolve()
+    return path
 
 
-class _Clock:
-    """Times the stages and prints one line for each."""
-
-    def __init__(self):
-        self.seconds = {}
-        self.index = 0
-        self.start = time.perf_counter()
-        self._stage_start = self.start
-
-    def begin(self):
-        self._stage_start = time.perf_counter()
-
-    def done(self, stage: str, text: str) -> None:
-        self.index += 1
-        elapsed = time.perf_counter() - self._stage_start
-        self.seconds[stage] = round(elapsed, 2)
-        pipeline._stage_line(self.index, stage, text, elapsed)
-        self._stage_start = time.perf_counter()
-
-    def total(self) -> float:
-        return round(time.perf_counter() - self.start, 2)
+def _check_files(config: DemoConfig) -> None:
+    student = config.student
+    student_file = student is not None and student.endswith(".keras")
+    if student_file and not pathlib.Path(student).expanduser().is_file():
+        raise UsageError(f"student file {student!r} does not exist")
+    teacher = config.teacher
+    if teacher is not None and not pathlib.Path(teacher).expanduser().is_file():
+        raise UsageError(f"teacher file {teacher!r} does not exist")
 
 
 def _pct(accuracy: float) -> str:
@@ -73,8 +67,13 @@ def _pct(accuracy: float) -> str:
 def run_demo(config: DemoConfig | None = None) -> dict:
     """Runs the whole demo and writes the output folder; returns the report.
 
+    Stages, one printed line each: data, teacher, label-only baseline
+    student, distilled student, compression (prune + QAT while distilling),
+    export (float32 and quantized `.tflite`, verified in LiteRT), report.
+
     Args:
-        config: a `DemoConfig`. Defaults to None (`DemoConfig()`, the defaults).
+        config: a `DemoConfig`. Defaults to None (`DemoConfig()`: MNIST-1D, the
+            best method, 50 % sparsity, int8).
 
     Returns:
         The report dict, as written to `report.json`.
@@ -82,37 +81,34 @@ def run_demo(config: DemoConfig | None = None) -> dict:
     Raises:
         UsageError: bad options, data, model files or output folder, found
             before training wherever possible.
+
+    Example:
+    ```python
+    report = run_demo(DemoConfig(fast=True, output_dir="/tmp/demo"))
+    print(report["models"][2]["accuracy"])  # the distilled student's
+    ```
     """
     config = DemoConfig() if config is None else config
     try:
-        method = demo_methods.get_method(config.method)
+        method = methods.get_method(config.method)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    student_file = config.student is not None and config.student.endswith(".keras")
-    if student_file and not pathlib.Path(config.student).expanduser().is_file():
-        raise UsageError(f"student file {config.student!r} does not exist")
-    if (
-        config.teacher is not None
-        and not pathlib.Path(config.teacher).expanduser().is_file()
-    ):
-        raise UsageError(f"teacher file {config.teacher!r} does not exist")
+    _check_files(config)
     output_dir = prepare_output_dir(config.output_dir)
     fast = config.fast
-    epochs = config.epochs or (
-        pipeline.FAST_EPOCHS["student"] if fast else method.epochs
-    )
+    epochs = config.epochs or (FAST_STUDENT_EPOCHS if fast else method.epochs)
     compress_epochs = config.compress_epochs or (
-        pipeline.FAST_EPOCHS["compress"] if fast else pipeline.COMPRESS_EPOCHS
+        compression.FAST_COMPRESS_EPOCHS if fast else compression.COMPRESS_EPOCHS
     )
-    clock = _Clock()
+    clock = StageClock()
 
-    data = pipeline.load_data(
+    data = dataset.load_data(
         config.dataset,
         batch_size=config.batch_size,
         seed=config.seed,
         data_dir=config.data_dir,
     )
-    _seed(config.seed)
+    keras.utils.set_random_seed(config.seed)
     clock.done(
         "data",
         f"{data.name}: {data.num_examples.get('train')} train / "
@@ -120,7 +116,7 @@ def run_demo(config: DemoConfig | None = None) -> dict:
         f"{tuple(data.input_shape)}, {data.num_classes} classes",
     )
 
-    teacher, source = pipeline.get_teacher(
+    teacher, source = teacher_stage.get_teacher(
         data,
         path=config.teacher,
         cache_dir=config.cache_dir,
@@ -128,27 +124,27 @@ def run_demo(config: DemoConfig | None = None) -> dict:
         retrain=config.retrain_teacher,
         fast=fast,
     )
-    teacher_accuracy = pipeline.evaluate(teacher, data, fast)
+    teacher_accuracy = dataset.evaluate(teacher, data, fast)
     clock.done(
         "teacher",
         f"{source} {teacher.name!r}, {teacher.count_params():,} params, accuracy "
         f"{_pct(teacher_accuracy)}",
     )
 
-    baseline, baseline_history = pipeline.train_student(
+    baseline, baseline_history = training.train_student(
         data,
         student=config.student,
         epochs=epochs,
         learning_rate=method.learning_rate,
         fast=fast,
     )
-    baseline_accuracy = pipeline.evaluate(baseline, data, fast)
+    baseline_accuracy = dataset.evaluate(baseline, data, fast)
     clock.done(
         "baseline",
         f"student on labels only, {epochs} epochs, accuracy {_pct(baseline_accuracy)}",
     )
 
-    distiller, distil_history = pipeline.distil(
+    distiller, distil_history = training.distil(
         data,
         teacher,
         student=config.student,
@@ -159,13 +155,13 @@ def run_demo(config: DemoConfig | None = None) -> dict:
         fast=fast,
     )
     student = distiller.student
-    distilled_accuracy = pipeline.evaluate(student, data, fast)
+    distilled_accuracy = dataset.evaluate(student, data, fast)
     clock.done(
         "distil",
         f"method {method.name}, {epochs} epochs, accuracy {_pct(distilled_accuracy)}",
     )
 
-    compressed, compress_info, compress_histories = pipeline.compress(
+    compressed, compress_info, compress_histories = compression.compress(
         student,
         teacher,
         data,
@@ -175,19 +171,19 @@ def run_demo(config: DemoConfig | None = None) -> dict:
         epochs=compress_epochs,
         fast=fast,
     )
-    compress_info["sparsity"] = pipeline.nonzero_fraction(compressed)
-    what = [
+    compress_info["sparsity"] = compression.zero_fraction(compressed)
+    done = [
         f"pruned to {100 * compress_info['sparsity']:.0f} % zeros"
         if compress_info["pruned"]
         else "not pruned",
         "quantization-aware trained" if compress_info["qat"] else "no QAT",
     ]
-    clock.done("compress", ", ".join(what) + f", {compress_epochs} epochs each")
+    clock.done("compress", ", ".join(done) + f", {compress_epochs} epochs each")
 
-    float_report = pipeline.export(
+    float_tflite = export(
         student, data, output_dir, "distilled_student", "float32", fast=fast
     )
-    small_report = pipeline.export(
+    small_tflite = export(
         compressed,
         data,
         output_dir,
@@ -197,30 +193,29 @@ def run_demo(config: DemoConfig | None = None) -> dict:
     )
     clock.done(
         "export",
-        f"{pathlib.Path(float_report.path).name} "
-        f"({float_report.file_bytes / 1024:.1f} KiB), "
-        f"{pathlib.Path(small_report.path).name} "
-        f"({small_report.file_bytes / 1024:.1f} KiB), verified in LiteRT",
+        f"{pathlib.Path(float_tflite.path).name} "
+        f"({float_tflite.file_bytes / 1024:.1f} KiB), "
+        f"{pathlib.Path(small_tflite.path).name} "
+        f"({small_tflite.file_bytes / 1024:.1f} KiB), verified in LiteRT",
     )
 
+    entry = run_report.model_entry
     models = [
-        pipeline.model_entry("teacher", teacher, teacher_accuracy, output_dir),
-        pipeline.model_entry(
-            "baseline_student", baseline, baseline_accuracy, output_dir
-        ),
-        pipeline.model_entry(
+        entry("teacher", teacher, teacher_accuracy, output_dir),
+        entry("baseline_student", baseline, baseline_accuracy, output_dir),
+        entry(
             "distilled_student",
             student,
-            float_report.accuracy,
+            float_tflite.accuracy,
             output_dir,
-            float_report,
+            float_tflite,
         ),
-        pipeline.model_entry(
+        entry(
             "compressed_student",
             compressed,
-            small_report.accuracy,
+            small_tflite.accuracy,
             output_dir,
-            small_report,
+            small_tflite,
         ),
     ]
     models[-1]["sparsity"] = compress_info["sparsity"]
@@ -246,15 +241,13 @@ def run_demo(config: DemoConfig | None = None) -> dict:
             "description": data.description,
         },
         "versions": run_report.versions(),
-        "config": pipeline._as_dict(config),
+        "config": dataclasses.asdict(config),
         "method": {
-            "name": method.name,
-            "loss": method.loss,
+            **dataclasses.asdict(method),
             "temperature": method.temperature
             if config.temperature is None
             else config.temperature,
             "alpha": method.alpha if config.alpha is None else config.alpha,
-            "mixup_alpha": method.mixup_alpha,
             "epochs": epochs,
         },
         "compression": {
@@ -266,30 +259,14 @@ def run_demo(config: DemoConfig | None = None) -> dict:
         "models": models,
         "files": {
             "labels": "labels.txt",
-            "plots": [fig.name for fig in figures],
+            "plots": [figure.name for figure in figures],
         },
-        "history": _jsonable(histories),
-        "elapsed_seconds": clock.seconds,
+        "history": run_report.jsonable_histories(histories),
     }
     clock.done("report", f"{output_dir / 'report.json'}, {len(figures)} plots")
     report["elapsed_seconds"] = {**clock.seconds, "total": clock.total()}
     run_report.write_json_atomic(output_dir / "report.json", report)
     print()
     print(run_report.format_table(models))
-    print(
-        f"\nEverything is in {output_dir} ({report['elapsed_seconds']['total']:.0f} s)."
-    )
+    print(f"\nEverything is in {output_dir} ({clock.total():.0f} s).")
     return report
-
-
-def _seed(seed: int) -> None:
-    from keras_distill._compat import keras
-
-    keras.utils.set_random_seed(seed)
-
-
-def _jsonable(histories: dict) -> dict:
-    return {
-        stage: {key: [float(v) for v in values] for key, values in history.items()}
-        for stage, history in histories.items()
-    }
