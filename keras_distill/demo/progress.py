@@ -1,5 +1,6 @@
 """What the demo prints while it runs: a progress bar per stage, a line per stage."""
 
+import sys
 import time
 
 from keras_distill._compat import keras
@@ -18,12 +19,16 @@ class EpochProgress(keras.callbacks.Callback):
     """One Keras progress bar over a stage's epochs, with the latest metrics.
 
     Keras' own bar (`verbose=1`) draws one bar per epoch: hundreds of lines for
-    the demo's long schedules. This draws one bar whose unit is the epoch.
+    the demo's long schedules. This draws one bar whose unit is the epoch. When
+    the output is not a terminal (a log file, CI), a bar cannot redraw itself,
+    so it prints a plain line at most every `log_seconds` and at the end.
 
     Args:
         epochs: int, the stage's epochs.
         keys: sequence of str, the log keys to show. Defaults to None
             (`PROGRESS_KEYS`).
+        log_seconds: float, the least time between two lines when the output
+            is not a terminal. Defaults to 10.
 
     Example:
     ```python
@@ -31,14 +36,19 @@ class EpochProgress(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, epochs: int, keys=None):
+    def __init__(self, epochs: int, keys=None, log_seconds: float = 10.0):
         super().__init__()
         self.epochs = epochs
         self.keys = PROGRESS_KEYS if keys is None else tuple(keys)
+        self.log_seconds = log_seconds
         self.bar = None
+        self._last_line = 0.0
 
     def on_train_begin(self, logs=None):
-        self.bar = keras.utils.Progbar(self.epochs, unit_name="epoch")
+        self.bar = None
+        if sys.stdout.isatty():
+            self.bar = keras.utils.Progbar(self.epochs, unit_name="epoch")
+        self._last_line = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         values = [
@@ -46,7 +56,15 @@ class EpochProgress(keras.callbacks.Callback):
             for key, value in (logs or {}).items()
             if key in self.keys
         ]
-        self.bar.update(epoch + 1, values=values, finalize=epoch + 1 >= self.epochs)
+        last = epoch + 1 >= self.epochs
+        if self.bar is not None:
+            self.bar.update(epoch + 1, values=values, finalize=last)
+            return
+        now = time.perf_counter()
+        if last or now - self._last_line >= self.log_seconds:
+            self._last_line = now
+            metrics = " - ".join(f"{key}: {value:.4f}" for key, value in values)
+            print(f"  epoch {epoch + 1}/{self.epochs} - {metrics}", flush=True)
 
 
 class StageClock:
