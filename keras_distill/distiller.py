@@ -142,6 +142,14 @@ class Distiller(keras.Model):
             Defaults to None (1.0 each).
         teacher_weights: list of floats >= 0, one per teacher, for several teachers.
             Defaults to None (equal weights).
+        augmentation: applied to each training batch (never in `evaluate`) before
+            both the teacher and the student see it, so they see the same
+            augmented inputs ("consistent teaching", Beyer et al. 2022): a
+            `keras_distill.augmentation.Mixup` (which also mixes the student
+            loss over the partner labels), a Keras preprocessing layer (called
+            with training=True), any callable `x -> x` that keeps the labels
+            valid, or a list of these applied in order (at most one Mixup).
+            Defaults to None.
         **kwargs: passed to `keras.Model` (`name`, ...).
 
     Raises:
@@ -173,9 +181,11 @@ class Distiller(keras.Model):
         distillation_losses=None,
         distillation_loss_weights=None,
         teacher_weights=None,
+        augmentation=None,
         **kwargs,
     ):
         temperature = check_temperature(temperature)
+        augmentation = _check_augmentation(augmentation)
         alpha = check_alpha(alpha)
         _compat.check_model(student, "student")
         teachers = [
@@ -206,6 +216,7 @@ class Distiller(keras.Model):
         for t in teachers:
             t.trainable = False
         self.teacher_weights = self._check_teacher_weights(teacher_weights)
+        self.augmentation = augmentation
         # Plain tf.Variables, read inside the compiled step: callbacks and schedules
         # assign them without retracing, and they are not mixed into the weights.
         self._temperature = tf.Variable(
@@ -481,7 +492,7 @@ class Distiller(keras.Model):
         outputs = _as_list(self._taps.student(x, training=training))
         return dict(zip([*self._student_layers, None], outputs))
 
-    def _compute_losses(self, y, teacher, student, sample_weight):
+    def _compute_losses(self, y, teacher, student, sample_weight, mixing=None):
         logits = student[None]
         batch = tf.shape(logits)[0]
         weights = _per_example_weights(sample_weight, batch)
@@ -495,6 +506,13 @@ class Distiller(keras.Model):
             student_loss = tf.zeros((), tf.float32)
         elif self.student_loss_fn is None:
             student_loss = tf.zeros((), tf.float32)
+        elif mixing is not None:
+            partner, lam = mixing
+            own = self._per_example_student_loss(y, logits, batch)
+            other = self._per_example_student_loss(tf.gather(y, partner), logits, batch)
+            student_loss = _weighted_mean(
+                lam * own + (1.0 - lam) * other, weights, batch
+            )
         else:
             student_loss = tf.cast(
                 self.student_loss_fn(y, logits, sample_weight=sample_weight)
@@ -516,6 +534,29 @@ class Distiller(keras.Model):
         if regularization:
             total += tf.add_n([tf.cast(r, tf.float32) for r in regularization])
         return total, student_loss, distill, per_loss
+
+    def _per_example_student_loss(self, y, logits, batch):
+        fn = self.student_loss_fn
+        values = (
+            fn.call(y, logits) if isinstance(fn, keras.losses.Loss) else fn(y, logits)
+        )
+        values = tf.reshape(tf.cast(values, tf.float32), [batch, -1])
+        return tf.reduce_mean(values, axis=-1)
+
+    def _augment(self, x):
+        """The augmented batch and, for Mixup, its `(partner, lam)`."""
+        from keras_distill.augmentation import Mixup
+
+        mixing = None
+        for augmentation in _as_list(self.augmentation):
+            if isinstance(augmentation, Mixup):
+                x, partner, lam = augmentation.mix(x)
+                mixing = (partner, lam)
+            elif isinstance(augmentation, keras.layers.Layer):
+                x = augmentation(x, training=True)
+            else:
+                x = augmentation(x)
+        return x, mixing
 
     def _loss_trackers(self):
         return [
@@ -549,14 +590,25 @@ class Distiller(keras.Model):
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        mixing = None
+        if self.augmentation is not None:
+            x, mixing = self._augment(x)
         teacher = self._teacher_outputs(x)
         with tf.GradientTape() as tape:
             student = self._student_outputs(x, training=True)
-            losses = self._compute_losses(y, teacher, student, sample_weight)
+            losses = self._compute_losses(y, teacher, student, sample_weight, mixing)
             scaled = _scale_for_distribution(losses[0])
         variables = self.trainable_student_variables()
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
+        if mixing is not None and y is not None:
+            partner, lam = mixing
+            # Metrics of a mixed example count its dominant label.
+            y = tf.where(
+                tf.reshape(lam >= 0.5, [-1] + [1] * (len(y.shape) - 1)),
+                y,
+                tf.gather(y, partner),
+            )
         return self._update_trackers(x, y, student[None], sample_weight, losses)
 
     def test_step(self, data):
@@ -582,6 +634,9 @@ class Distiller(keras.Model):
                 ],
                 "distillation_loss_weights": self.distillation_loss_weights,
                 "teacher_weights": self.teacher_weights,
+                "augmentation": None
+                if self.augmentation is None
+                else serialize(self.augmentation),
             }
         )
         return config
@@ -600,6 +655,8 @@ class Distiller(keras.Model):
         config["distillation_losses"] = [
             deserialize(ls) for ls in config["distillation_losses"]
         ]
+        if config.get("augmentation") is not None:
+            config["augmentation"] = deserialize(config["augmentation"])
         return cls(**config)
 
 
@@ -609,6 +666,29 @@ class _Taps:
     def __init__(self, teachers, student):
         self.teachers = teachers
         self.student = student
+
+
+def _check_augmentation(augmentation):
+    if augmentation is None:
+        return None
+    from keras_distill.augmentation import Mixup
+
+    steps = _as_list(augmentation)
+    for step in steps:
+        if not callable(step):
+            raise TypeError(
+                "`augmentation` must be a keras_distill.augmentation.Mixup, a Keras "
+                "preprocessing layer, a callable x -> x, or a list of them; got "
+                f"{type(step).__name__}: {step!r:.80}"
+            )
+    if sum(isinstance(step, Mixup) for step in steps) > 1:
+        raise ValueError(
+            "`augmentation` holds more than one Mixup; the student loss can follow "
+            "one mixing of the labels. Use a single Mixup."
+        )
+    if not steps:
+        raise ValueError("`augmentation` is an empty list: pass None instead.")
+    return augmentation
 
 
 def _read(variable) -> float:
