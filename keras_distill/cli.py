@@ -48,8 +48,9 @@ def _add_demo_options(parser: argparse.ArgumentParser) -> None:
         "--config",
         metavar="FILE",
         default=argparse.SUPPRESS,
-        help="TOML file of options (the names below, with underscores); flags "
-        "given on the command line override it.",
+        help="TOML file of options (the names below, with underscores or "
+        "dashes; a .yaml/.yml file is read as YAML); flags given on the command "
+        "line override it.",
     )
     for field in dataclasses.fields(DemoConfig):
         meta = field.metadata
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and a distilled student; prune and quantize the student while distilling; "
         "export float32 and int8 .tflite files, verify them in LiteRT, and write "
         "report.json, plots and labels.txt to --output-dir.",
-        epilog=f"Methods: {demo_methods.methods_help()}. Pruning and "
+        epilog=f"Methods: {demo_methods.methods_help()} Pruning and "
         "quantization-aware training need tf_keras: this command sets "
         "TF_USE_LEGACY_KERAS=1 for its own process when they are used.",
     )

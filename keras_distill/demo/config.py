@@ -225,10 +225,30 @@ def config_from_dict(values: dict, source: str = "config") -> DemoConfig:
     return DemoConfig(**normalized)
 
 
-def read_config_file(path: "str | os.PathLike") -> dict:
-    """Reads a TOML config file into a dict of option values (not yet checked).
+YAML_SUFFIXES = (".yaml", ".yml")
 
-    The file holds option names as top-level keys, or under a `[demo]` table:
+
+def _parse_yaml(text: str, name: str) -> dict:
+    try:
+        import yaml
+    except ImportError:
+        raise UsageError(
+            f"config file {name!r} is YAML, which needs PyYAML (pip install "
+            "pyyaml); or write the same keys as TOML"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise UsageError(
+            f"config file {name!r} is not valid YAML: {' '.join(str(err).split())}"
+        ) from None
+    return {} if data is None else data
+
+
+def read_config_file(path: "str | os.PathLike") -> dict:
+    """Reads a TOML (or YAML) config file into a dict of option values.
+
+    The file holds option names as top-level keys, or under a `demo` table:
 
     ```toml
     dataset = "digits"
@@ -236,32 +256,48 @@ def read_config_file(path: "str | os.PathLike") -> dict:
     sparsity = 0.5
     ```
 
+    Files ending in `.yaml` or `.yml` are read as YAML (with PyYAML, which is
+    optional) and hold the same keys. Values are checked later, by
+    `config_from_dict`.
+
     Raises:
-        UsageError: the file cannot be read or is not valid TOML.
+        UsageError: the file cannot be read, is not valid TOML/YAML, or does
+            not hold a table of options.
     """
+    name = os.fspath(path)
     try:
         with open(path, "rb") as file:
-            data = tomllib.load(file)
+            raw = file.read()
     except FileNotFoundError:
-        raise UsageError(f"config file {os.fspath(path)!r} does not exist") from None
+        raise UsageError(f"config file {name!r} does not exist") from None
     except OSError as err:
-        raise UsageError(
-            f"cannot read config file {os.fspath(path)!r}: {err.strerror}"
-        ) from None
-    except tomllib.TOMLDecodeError as err:
-        raise UsageError(
-            f"config file {os.fspath(path)!r} is not valid TOML: {err}"
-        ) from None
-    if set(data) == {"demo"} and isinstance(data["demo"], dict):
+        raise UsageError(f"cannot read config file {name!r}: {err.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"config file {name!r} is not UTF-8 text") from None
+    if name.lower().endswith(YAML_SUFFIXES):
+        data = _parse_yaml(text, name)
+    else:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise UsageError(f"config file {name!r} is not valid TOML: {err}") from None
+    if isinstance(data, dict) and set(data) == {"demo"}:
         data = data["demo"]
+    if not isinstance(data, dict):
+        raise UsageError(
+            f"config file {name!r} must hold option names and values (a table), "
+            f"got {type(data).__name__}"
+        )
     return data
 
 
 def load_config(path: "str | os.PathLike", **overrides) -> DemoConfig:
-    """Reads a TOML config file into a checked `DemoConfig`.
+    """Reads a TOML (or YAML) config file into a checked `DemoConfig`.
 
     Args:
-        path: str or path-like, the TOML file.
+        path: str or path-like, the TOML file (`.yaml`/`.yml`: YAML).
         **overrides: option values that replace the file's (e.g. from flags).
 
     Returns:

@@ -59,6 +59,28 @@ METHODS = {
             learning_rate=1e-3,
         ),
         DemoMethod(
+            name="dkd",
+            description="Decoupled KD (Zhao et al., CVPR 2022): target-class and "
+            "non-target-class KL weighted 1 and 8.",
+            loss="dkd",
+            temperature=4.0,
+            alpha=0.1,
+            mixup_alpha=None,
+            epochs=100,
+            learning_rate=1e-3,
+        ),
+        DemoMethod(
+            name="dist",
+            description="DIST (Huang et al., NeurIPS 2022): Pearson correlation "
+            "between the models' predictions, across classes and across the batch.",
+            loss="dist",
+            temperature=4.0,
+            alpha=0.1,
+            mixup_alpha=None,
+            epochs=100,
+            learning_rate=1e-3,
+        ),
+        DemoMethod(
             name="mixup-kd",
             description="Consistent teaching: teacher and student see the same "
             "Mixup batches, KL divergence, long schedule.",
@@ -91,8 +113,9 @@ def get_method(name: str | None) -> DemoMethod:
 
 
 def methods_help() -> str:
-    """The methods as `name: description` lines, for `--help`."""
-    return "; ".join(
-        f"{m.name}{' (default)' if m.name == BEST_METHOD else ''}: {m.description}"
+    """The methods as `name: description.` sentences, for `--help`."""
+    return " ".join(
+        f"{m.name}{' (default)' if m.name == BEST_METHOD else ''}: "
+        f"{m.description.rstrip('.')}."
         for m in METHODS.values()
     )

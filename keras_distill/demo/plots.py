@@ -82,9 +82,14 @@ def plot_accuracy_vs_size(models: list[dict], path, title: str = "") -> pathlib.
             fontsize=9,
         )
     ax.set_xscale("log")
-    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
-    ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(plain)
+    # Ticks at 1, 2, 5 x 10^k, written as plain numbers; room for the labels.
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(
+        matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    )
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    sizes = [model_size_bytes(m)[0] / 1024 for m in models]
+    ax.set_xlim(min(sizes) / 1.5, max(sizes) * 2.0)
     ax.set_xlabel("size (KiB): gzipped .tflite, or 4 bytes/param (hollow)")
     ax.set_ylabel("test accuracy (%)")
     accuracies = [100 * m["accuracy"] for m in models]

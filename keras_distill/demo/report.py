@@ -44,7 +44,9 @@ def write_json_atomic(path: "str | os.PathLike", data: dict) -> pathlib.Path:
     return path
 
 
-def model_entry(name: str, model, accuracy: float, output_dir, tflite=None) -> dict:
+def model_entry(
+    name: str, model, accuracy: float, output_dir, tflite=None, params=None
+) -> dict:
     """One entry of `report.json`'s `models` list.
 
     Args:
@@ -54,13 +56,17 @@ def model_entry(name: str, model, accuracy: float, output_dir, tflite=None) -> d
             there is one).
         output_dir: the output folder; `tflite` is stored relative to it.
         tflite: the model's `TFLiteReport`, if it was exported. Defaults to None.
+        params: int, the parameter count to report. Defaults to None
+            (`model.count_params()`; pass the plain model's count for a QAT
+            model, whose quantizer variables are not parameters of the file).
 
     Returns:
         A dict with `name`, `accuracy`, `params`, and for exported models
         `tflite`, `tflite_bytes`, `gzip_bytes`, `latency_ms`, `quantization` and
         `keras_accuracy`.
     """
-    entry = {"name": name, "accuracy": float(accuracy), "params": model.count_params()}
+    params = model.count_params() if params is None else int(params)
+    entry = {"name": name, "accuracy": float(accuracy), "params": params}
     if tflite is not None:
         entry.update(
             tflite=pathlib.Path(tflite.path)

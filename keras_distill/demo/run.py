@@ -216,6 +216,7 @@ def run_demo(config: DemoConfig | None = None) -> dict:
             small_tflite.accuracy,
             output_dir,
             small_tflite,
+            params=student.count_params(),  # same layers; QAT adds quantizer state
         ),
     ]
     models[-1]["sparsity"] = compress_info["sparsity"]

@@ -94,3 +94,19 @@ def test_flags_override_the_config_file_which_overrides_defaults(tmp_path):
     )
     config = cli.config_from_args(args)
     assert config == DemoConfig(dataset="digits", epochs=9, sparsity=0.25, fast=False)
+
+
+def test_yaml_config_file_gives_the_same_config_as_toml(tmp_path):
+    pytest.importorskip("yaml")
+    path = tmp_path / "demo.yaml"
+    path.write_text("demo:\n  dataset: digits\n  epochs: 4\n  fast: true\n")
+    config = demo_config.load_config(path)
+    assert config == DemoConfig(dataset="digits", epochs=4, fast=True)
+
+
+def test_config_file_that_is_not_a_table_is_refused(tmp_path):
+    pytest.importorskip("yaml")
+    path = tmp_path / "demo.yml"
+    path.write_text("- dataset\n- digits\n")
+    with pytest.raises(UsageError, match="must hold option names"):
+        demo_config.load_config(path)
