@@ -178,7 +178,11 @@ def run_demo(config: DemoConfig | None = None) -> dict:
         else "not pruned",
         "quantization-aware trained" if compress_info["qat"] else "no QAT",
     ]
-    clock.done("compress", ", ".join(done) + f", {compress_epochs} epochs each")
+    if "note" in compress_info:
+        done.append(compress_info["note"])
+    else:
+        done.append(f"{compress_epochs} epochs each")
+    clock.done("compress", ", ".join(done))
 
     float_tflite = export(
         student, data, output_dir, "distilled_student", "float32", fast=fast
