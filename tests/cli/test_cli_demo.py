@@ -8,7 +8,7 @@ from ai_edge_litert.interpreter import Interpreter
 from cli_testing import run_cli
 
 from keras_distill import _compat
-from keras_distill.demo import report as run_report
+from keras_distill.demo import report as demo_report
 from keras_distill.demo.config import DemoConfig
 
 
@@ -19,7 +19,7 @@ def _load_litert(path):
 
 
 def _check_output_dir(out, report, num_classes):
-    run_report.check_report(report)
+    demo_report.check_report(report)
     models = {model["name"]: model for model in report["models"]}
     for name in ("distilled_student", "compressed_student"):
         path = out / models[name]["tflite"]
