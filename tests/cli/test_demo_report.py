@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from keras_distill.demo import report
+from keras_distill.demo import report as demo_report
 
 
 def _models():
@@ -22,7 +22,7 @@ def _models():
 def test_write_json_atomic_replaces_the_file_and_leaves_no_temp(tmp_path):
     path = tmp_path / "report.json"
     path.write_text("old")
-    report.write_json_atomic(path, {"a": [1, 2.5]})
+    demo_report.write_json_atomic(path, {"a": [1, 2.5]})
     assert json.loads(path.read_text()) == {"a": [1, 2.5]}
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
@@ -31,21 +31,21 @@ def test_write_json_atomic_keeps_the_old_file_when_data_is_bad(tmp_path):
     path = tmp_path / "report.json"
     path.write_text("old")
     with pytest.raises(ValueError):
-        report.write_json_atomic(path, {"a": float("nan")})
+        demo_report.write_json_atomic(path, {"a": float("nan")})
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
 
 def test_check_report_accepts_the_documented_shape():
     report = {"dataset": {}, "versions": {}, "elapsed_seconds": {}, "models": _models()}
-    report.check_report(report)
+    demo_report.check_report(report)
     del report["models"][2]["gzip_bytes"]
     with pytest.raises(ValueError, match="distilled_student.*gzip_bytes"):
-        report.check_report(report)
+        demo_report.check_report(report)
 
 
 def test_table_has_a_row_per_model_with_units():
-    table = report.format_table(_models()).splitlines()
+    table = demo_report.format_table(_models()).splitlines()
     assert len(table) == 2 + 4
     assert table[0].split() == ["model", "params", "accuracy", ".tflite", "gzip"] + [
         "latency"
@@ -56,6 +56,6 @@ def test_table_has_a_row_per_model_with_units():
 
 
 def test_versions_name_the_flavour_and_libraries():
-    found = report.versions()
+    found = demo_report.versions()
     assert found["keras_flavour"] in ("keras3", "tf_keras")
     assert found["tensorflow"] and found["python"]
