@@ -116,3 +116,15 @@ def test_keep_zeros_keeps_pruned_weights_zero_during_qat():
         w for w in qat.trainable_weights if tuple(w.shape) == tuple(kernel.shape)
     ]
     assert np.all(variable.numpy()[mask] == 0.0)
+
+
+def test_student_file_is_loaded_and_checked_against_the_data(digits, tmp_path):
+    path = tmp_path / "student.keras"
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(inputs)
+    keras.Model(inputs, keras.layers.Dense(10)(x), name="mine").save(path)
+    assert training.make_student(digits, str(path)).name == "mine"
+    wrong = tmp_path / "wrong.keras"
+    keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)]).save(wrong)
+    with pytest.raises(UsageError, match=r"takes inputs \(64,\)"):
+        training.make_student(digits, str(wrong))
