@@ -60,6 +60,12 @@ def _check_files(config: DemoConfig) -> None:
         raise UsageError(f"teacher file {teacher!r} does not exist")
 
 
+def _seed(seed: int) -> None:
+    # Seeded before every training stage, so a stage's result does not depend
+    # on whether an earlier one ran (e.g. the teacher came from the cache).
+    keras.utils.set_random_seed(seed)
+
+
 def _pct(accuracy: float) -> str:
     return f"{100 * accuracy:.1f} %"
 
@@ -108,7 +114,6 @@ def run_demo(config: DemoConfig | None = None) -> dict:
         seed=config.seed,
         data_dir=config.data_dir,
     )
-    keras.utils.set_random_seed(config.seed)
     clock.done(
         "data",
         f"{data.name}: {data.num_examples.get('train')} train / "
@@ -116,6 +121,7 @@ def run_demo(config: DemoConfig | None = None) -> dict:
         f"{tuple(data.input_shape)}, {data.num_classes} classes",
     )
 
+    _seed(config.seed)
     teacher, source = teacher_stage.get_teacher(
         data,
         path=config.teacher,
@@ -131,6 +137,7 @@ def run_demo(config: DemoConfig | None = None) -> dict:
         f"{_pct(teacher_accuracy)}",
     )
 
+    _seed(config.seed)
     baseline, baseline_history = training.train_student(
         data,
         student=config.student,
@@ -144,6 +151,7 @@ def run_demo(config: DemoConfig | None = None) -> dict:
         f"student on labels only, {epochs} epochs, accuracy {_pct(baseline_accuracy)}",
     )
 
+    _seed(config.seed)
     distiller, distil_history = training.distil(
         data,
         teacher,
@@ -161,6 +169,7 @@ def run_demo(config: DemoConfig | None = None) -> dict:
         f"method {method.name}, {epochs} epochs, accuracy {_pct(distilled_accuracy)}",
     )
 
+    _seed(config.seed)
     compressed, compress_info, compress_histories = compression.compress(
         student,
         teacher,
