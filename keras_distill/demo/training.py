@@ -97,6 +97,7 @@ def fit(
         dataset.train_split(data, fast),
         validation_data=dataset.eval_split(data, fast) if validate else None,
         epochs=epochs,
+        shuffle=False,  # the tf.data pipeline shuffles (seeded) already
         verbose=0,
         callbacks=[*(callbacks or []), EpochProgress(epochs)],
     )
