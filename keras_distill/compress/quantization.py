@@ -10,8 +10,10 @@ with `TF_USE_LEGACY_KERAS=1`.
 Layers: TF-MOT's default 8-bit registry covers Dense, Conv2D, DepthwiseConv2D,
 Conv2DTranspose, pooling, Add/Concatenate, ReLU, reshaping layers and
 BatchNormalization that follows a convolution. Others (Conv1D, a lone
-BatchNormalization, LayerNormalization, custom layers, ...) are an error naming
-all of them; quantize the rest with `layers=[...]` to keep them float.
+BatchNormalization, LayerNormalization, Normalization, Rescaling, custom
+layers, ...) are an error naming all of them; quantize the rest with
+`layers=[...]` to keep them float. A student's input normalization is the usual
+case: `layers=` every layer but it.
 """
 
 from keras_distill._compat import import_tfmot
@@ -33,10 +35,13 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
         student: a built Functional or Sequential tf_keras model without
             TF-MOT wrappers (strip a pruned or clustered student first).
         layers: names of the layers to quantize (TF-MOT `quantize_annotate_layer`
-            + `quantize_apply`); the others keep float weights (TF-MOT still
-            fake-quantizes the output of a layer that feeds a selected one, so
-            the int8 layer gets int8 inputs). None quantizes every layer
-            (`quantize_annotate_model`). Defaults to None.
+            + `quantize_apply`); the others keep float weights. The output of a
+            layer that feeds a selected one is still fake-quantized, so the
+            selected layer gets int8 inputs; this includes layers TF-MOT
+            cannot quantize, such as an input `Normalization` or `Rescaling`,
+            which compute in float and get an 8-bit output quantizer. None
+            quantizes every layer (`quantize_annotate_model`). Defaults to
+            None.
         preserve: which structure of an already compressed student QAT must not
             undo: `"none"` (plain QAT), `"sparsity"` (pruning-preserving QAT,
             keeps the zeros of a pruned student), `"clusters"`

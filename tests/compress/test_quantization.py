@@ -166,7 +166,9 @@ _FIRST_LAYERS = {
 
 
 @tf_keras_only
-@pytest.mark.parametrize("preserve", ["sparsity", "clusters", "sparse_clusters"])
+@pytest.mark.parametrize(
+    "preserve", ["none", "sparsity", "clusters", "sparse_clusters"]
+)
 @pytest.mark.parametrize("first", sorted(_FIRST_LAYERS))
 def test_preserving_qat_keeps_an_input_normalization_layer_float(first, preserve):
     # TF-MOT 0.8.1's collaborative registries claim such layers and then crash
