@@ -192,6 +192,7 @@ def test_preserving_qat_keeps_an_input_normalization_layer_float(first, preserve
 
 
 @tf_keras_only
+@pytest.mark.slow
 def test_pruned_distilled_pqat_student_exports_to_a_sparse_int8_file(tmp_path):
     x, y = data(n=256)
     teacher = mlp(units=(32, 32), name="teacher")
