@@ -35,7 +35,7 @@ needed once keras_distill is installed, e.g. `pip install -e .`):
     PYTHONPATH=. python3 benchmarks/compression.py   # both datasets, 3 seeds
     PYTHONPATH=. python3 benchmarks/compression.py --datasets digits --seeds 0
 
-On 2 shared CPU cores, MNIST-1D takes about 15 minutes and digits about 8.
+On 2 shared CPU cores, MNIST-1D took about 14 minutes and digits about 6.
 """
 
 import os
