@@ -496,11 +496,8 @@ class Distiller(keras.Model):
         elif self.student_loss_fn is None:
             student_loss = tf.zeros((), tf.float32)
         else:
-            student_loss = tf.cast(
-                self.student_loss_fn(y, logits, sample_weight=sample_weight)
-                if isinstance(self.student_loss_fn, keras.losses.Loss)
-                else _weighted_mean(self.student_loss_fn(y, logits), weights, batch),
-                tf.float32,
+            student_loss = _weighted_mean(
+                _per_example_loss(self.student_loss_fn, y, logits), weights, batch
             )
         per_loss = []
         for loss in self.distillation_losses:
@@ -553,7 +550,7 @@ class Distiller(keras.Model):
         with tf.GradientTape() as tape:
             student = self._student_outputs(x, training=True)
             losses = self._compute_losses(y, teacher, student, sample_weight)
-            scaled = _scale_for_distribution(losses[0])
+            scaled = _scale_for_distribution(losses[0], tf.shape(student[None])[0])
         variables = self.trainable_student_variables()
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
@@ -637,8 +634,26 @@ def _per_example_weights(sample_weight, batch):
     return tf.reshape(weights, [batch, -1])[:, 0]
 
 
+def _per_example_loss(loss_fn, y, logits):
+    """The student loss of each example, in float32.
+
+    A Keras `Loss` is called unreduced (its `call`): the Distiller reduces it like
+    the distillation losses, because Keras 3 losses would otherwise divide by the
+    replica count a second time and tf_keras refuses reduced losses under a
+    `tf.distribute` strategy.
+    """
+    logits = tf.cast(logits, tf.float32)
+    if isinstance(loss_fn, keras.losses.Loss):
+        return tf.cast(loss_fn.call(y, logits), tf.float32)
+    return tf.cast(loss_fn(y, logits), tf.float32)
+
+
 def _weighted_mean(values, weights, batch):
-    """sum_i w_i * l_i / batch, Keras' "sum_over_batch_size" reduction."""
+    """sum_i w_i * l_i / batch, Keras' "sum_over_batch_size" reduction.
+
+    0 for an empty batch, which a replica gets when a strategy splits a short
+    final batch.
+    """
     values = tf.cast(values, tf.float32)
     if values.shape.rank == 0:
         return values if weights is None else values * tf.reduce_mean(weights)
@@ -646,10 +661,23 @@ def _weighted_mean(values, weights, batch):
     values = tf.reduce_mean(values, axis=-1)
     if weights is not None:
         values = values * weights
-    return tf.reduce_sum(values) / tf.cast(batch, tf.float32)
+    return tf.math.divide_no_nan(tf.reduce_sum(values), tf.cast(batch, tf.float32))
 
 
-def _scale_for_distribution(loss):
-    """Divides by the replica count, so summed replica gradients match one device."""
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return loss / replicas if replicas > 1 else loss
+def _scale_for_distribution(loss, batch):
+    """Turns a replica's batch-mean loss into its share of the global batch mean.
+
+    Under a `tf.distribute` strategy each replica sees `batch` of the global batch
+    and the optimizer sums the replicas' gradients, so the loss to differentiate
+    is `loss * batch / global_batch`: the sum of the replicas' gradients is then
+    the gradient of the global batch mean, as on one device, also when the
+    final batch is split unevenly (or leaves a replica empty).
+    """
+    strategy = tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync == 1:
+        return loss
+    batch = tf.cast(batch, tf.float32)
+    global_batch = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, batch
+    )
+    return loss * tf.math.divide_no_nan(batch, global_batch)
