@@ -142,13 +142,27 @@ class Distiller(keras.Model):
             Defaults to None (1.0 each).
         teacher_weights: list of floats >= 0, one per teacher, for several teachers.
             Defaults to None (equal weights).
+        augmentation: applied to each training batch (never in `evaluate`) before
+            both the teacher and the student see it, so they see the same
+            augmented inputs ("consistent teaching", Beyer et al. 2022): a
+            `keras_distill.augmentation.Mixup` (which also mixes the student
+            loss over the partner labels), a Keras preprocessing layer (called
+            with training=True), any callable `x -> x` that keeps the labels
+            valid, or a list of these applied in order (at most one Mixup).
+            Defaults to None.
+        cached_teacher: bool, train on teacher logits computed ahead of time
+            (offline distillation): `teacher` stays None and every batch is
+            `(x, y, teacher_logits)`, as `keras_distill.cache_teacher_outputs`
+            returns, for `fit` and `evaluate` alike. Only for inputs that are
+            not augmented, and for losses on the logits. Defaults to False.
         **kwargs: passed to `keras.Model` (`name`, ...).
 
     Raises:
         ValueError, TypeError: for a missing or non-model student or teacher, a
             model of the other Keras flavour, the same model as both, input or
             output shapes that differ, a temperature or alpha out of range,
-            weights whose count does not match, or a missing layer name.
+            weights whose count does not match, a missing layer name, or
+            `cached_teacher=True` with a teacher, augmentation or feature losses.
 
     Example:
     ```python
@@ -173,14 +187,21 @@ class Distiller(keras.Model):
         distillation_losses=None,
         distillation_loss_weights=None,
         teacher_weights=None,
+        augmentation=None,
+        cached_teacher: bool = False,
         **kwargs,
     ):
         temperature = check_temperature(temperature)
+        augmentation = _check_augmentation(augmentation)
         alpha = check_alpha(alpha)
         _compat.check_model(student, "student")
-        teachers = [
-            _compat.check_model(t, "teacher") for t in _as_teacher_list(teacher)
-        ]
+        if cached_teacher:
+            _check_cached_teacher(teacher, augmentation)
+            teachers = []
+        else:
+            teachers = [
+                _compat.check_model(t, "teacher") for t in _as_teacher_list(teacher)
+            ]
         if any(t is student for t in teachers):
             raise ValueError(
                 "`teacher` and `student` are the same model object. Distil into a "
@@ -203,9 +224,13 @@ class Distiller(keras.Model):
         super().__init__(**kwargs)
         self.student = student
         self.teachers = teachers
+        self.cached_teacher = bool(cached_teacher)
         for t in teachers:
             t.trainable = False
-        self.teacher_weights = self._check_teacher_weights(teacher_weights)
+        self.teacher_weights = (
+            self._check_teacher_weights(teacher_weights) if teachers else []
+        )
+        self.augmentation = augmentation
         # Plain tf.Variables, read inside the compiled step: callbacks and schedules
         # assign them without retracing, and they are not mixed into the weights.
         self._temperature = tf.Variable(
@@ -224,8 +249,8 @@ class Distiller(keras.Model):
     # ----------------------------------------------------------------- settings
     @property
     def teacher(self):
-        """The teacher model (the first one when there are several)."""
-        return self.teachers[0]
+        """The teacher model (the first one when there are several), or None."""
+        return self.teachers[0] if self.teachers else None
 
     @property
     def temperature(self) -> float:
@@ -332,6 +357,13 @@ class Distiller(keras.Model):
         self._loss_weights = tf.Variable(weights, trainable=False, dtype=tf.float32)
         teacher_layers = [ls.teacher_layer for ls in losses if ls.teacher_layer]
         student_layers = [ls.student_layer for ls in losses if ls.student_layer]
+        if teacher_layers and self.cached_teacher:
+            raise ValueError(
+                "cached_teacher=True stores only the teacher's logits, but the "
+                f"distillation losses read the teacher layers {teacher_layers}. Use "
+                "losses on the logits (e.g. 'kl'), or a live teacher for feature "
+                "losses."
+            )
         if teacher_layers and len(self.teachers) > 1:
             raise ValueError(
                 "Feature losses read intermediate teacher layers, which is defined "
@@ -346,10 +378,13 @@ class Distiller(keras.Model):
             teachers=[_tap(t, self._teacher_layers, "teacher") for t in self.teachers],
             student=_tap(self.student, self._student_layers, "student"),
         )
-        teacher_shapes = self._feature_shapes(
-            self._taps.teachers[0], self._teacher_layers
-        )
         student_shapes = self._feature_shapes(self._taps.student, self._student_layers)
+        # Cached logits have the student's shape: the step checks that they do.
+        teacher_shapes = (
+            self._feature_shapes(self._taps.teachers[0], self._teacher_layers)
+            if self._taps.teachers
+            else {None: student_shapes.get(None)}
+        )
         for loss in losses:
             t_shape = teacher_shapes.get(loss.teacher_layer)
             s_shape = student_shapes.get(loss.student_layer)
@@ -481,7 +516,7 @@ class Distiller(keras.Model):
         outputs = _as_list(self._taps.student(x, training=training))
         return dict(zip([*self._student_layers, None], outputs))
 
-    def _compute_losses(self, y, teacher, student, sample_weight):
+    def _compute_losses(self, y, teacher, student, sample_weight, mixing=None):
         logits = student[None]
         batch = tf.shape(logits)[0]
         weights = _per_example_weights(sample_weight, batch)
@@ -495,9 +530,20 @@ class Distiller(keras.Model):
             student_loss = tf.zeros((), tf.float32)
         elif self.student_loss_fn is None:
             student_loss = tf.zeros((), tf.float32)
+        elif mixing is not None:
+            partner, lam = mixing
+            own = _per_example_loss(self.student_loss_fn, y, logits, batch)
+            other = _per_example_loss(
+                self.student_loss_fn, tf.gather(y, partner), logits, batch
+            )
+            student_loss = _weighted_mean(
+                lam * own + (1.0 - lam) * other, weights, batch
+            )
         else:
             student_loss = _weighted_mean(
-                _per_example_loss(self.student_loss_fn, y, logits), weights, batch
+                _per_example_loss(self.student_loss_fn, y, logits, batch),
+                weights,
+                batch,
             )
         per_loss = []
         for loss in self.distillation_losses:
@@ -513,6 +559,21 @@ class Distiller(keras.Model):
         if regularization:
             total += tf.add_n([tf.cast(r, tf.float32) for r in regularization])
         return total, student_loss, distill, per_loss
+
+    def _augment(self, x):
+        """The augmented batch and, for Mixup, its `(partner, lam)`."""
+        from keras_distill.augmentation import Mixup
+
+        mixing = None
+        for augmentation in _as_list(self.augmentation):
+            if isinstance(augmentation, Mixup):
+                x, partner, lam = augmentation.mix(x)
+                mixing = (partner, lam)
+            elif isinstance(augmentation, keras.layers.Layer):
+                x = augmentation(x, training=True)
+            else:
+                x = augmentation(x)
+        return x, mixing
 
     def _loss_trackers(self):
         return [
@@ -544,22 +605,63 @@ class Distiller(keras.Model):
             variables += list(loss.trainable_variables)
         return variables
 
-    def train_step(self, data):
+    def _unpack(self, data, training):
+        """`x, y, sample_weight`, the teacher's outputs and the Mixup of a batch.
+
+        The teacher runs here, outside any gradient tape: no activations are kept
+        for a backward pass it never has. With `cached_teacher` it does not run.
+        """
+        if self.cached_teacher:
+            x, y, teacher = _cached_batch(data)
+            return x, y, None, teacher, None
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        teacher = self._teacher_outputs(x)
+        mixing = None
+        if training and self.augmentation is not None:
+            x, mixing = self._augment(x)
+        return x, y, sample_weight, self._teacher_outputs(x), mixing
+
+    def _check_cached_logits(self, teacher, student):
+        cached, own = teacher[None].shape, student[None].shape
+        if (
+            self.cached_teacher
+            and cached[-1:] != own[-1:]
+            and None
+            not in (
+                cached[-1],
+                own[-1],
+            )
+        ):
+            raise ValueError(
+                f"The cached teacher logits have shape {tuple(cached)} but the "
+                f"student outputs {tuple(own)}: both must predict the same classes."
+            )
+
+    def train_step(self, data):
+        x, y, sample_weight, teacher, mixing = self._unpack(data, training=True)
         with tf.GradientTape() as tape:
             student = self._student_outputs(x, training=True)
-            losses = self._compute_losses(y, teacher, student, sample_weight)
+            self._check_cached_logits(teacher, student)
+            losses = self._compute_losses(y, teacher, student, sample_weight, mixing)
             scaled = _scale_for_distribution(losses[0], tf.shape(student[None])[0])
+            # Mixed float16: scaled up so small float16 gradients do not vanish.
+            scaled = _scale_loss(self.optimizer, scaled)
         variables = self.trainable_student_variables()
-        gradients = tape.gradient(scaled, variables)
+        gradients = _unscale_gradients(self.optimizer, tape.gradient(scaled, variables))
         self.optimizer.apply_gradients(zip(gradients, variables))
+        if mixing is not None and y is not None:
+            partner, lam = mixing
+            # Metrics of a mixed example count its dominant label.
+            y = tf.where(
+                tf.reshape(lam >= 0.5, [-1] + [1] * (len(y.shape) - 1)),
+                y,
+                tf.gather(y, partner),
+            )
         return self._update_trackers(x, y, student[None], sample_weight, losses)
 
     def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        teacher = self._teacher_outputs(x)
+        x, y, sample_weight, teacher, _ = self._unpack(data, training=False)
         student = self._student_outputs(x, training=False)
+        self._check_cached_logits(teacher, student)
         losses = self._compute_losses(y, teacher, student, sample_weight)
         return self._update_trackers(x, y, student[None], sample_weight, losses)
 
@@ -571,7 +673,7 @@ class Distiller(keras.Model):
         config.update(
             {
                 "student": serialize(self.student),
-                "teacher": teachers[0] if len(teachers) == 1 else teachers,
+                "teacher": teachers[0] if len(teachers) == 1 else teachers or None,
                 "temperature": self.temperature,
                 "alpha": self.alpha,
                 "distillation_losses": [
@@ -579,6 +681,10 @@ class Distiller(keras.Model):
                 ],
                 "distillation_loss_weights": self.distillation_loss_weights,
                 "teacher_weights": self.teacher_weights,
+                "cached_teacher": self.cached_teacher,
+                "augmentation": None
+                if self.augmentation is None
+                else serialize(self.augmentation),
             }
         )
         return config
@@ -588,15 +694,16 @@ class Distiller(keras.Model):
         config = dict(config)
         deserialize = keras.saving.deserialize_keras_object
         config["student"] = deserialize(config["student"])
-        teacher = config["teacher"]
-        config["teacher"] = (
-            [deserialize(t) for t in teacher]
-            if isinstance(teacher, list)
-            else deserialize(teacher)
-        )
+        teacher = config.get("teacher")
+        if isinstance(teacher, list):
+            config["teacher"] = [deserialize(t) for t in teacher]
+        elif teacher is not None:
+            config["teacher"] = deserialize(teacher)
         config["distillation_losses"] = [
             deserialize(ls) for ls in config["distillation_losses"]
         ]
+        if config.get("augmentation") is not None:
+            config["augmentation"] = deserialize(config["augmentation"])
         return cls(**config)
 
 
@@ -606,6 +713,61 @@ class _Taps:
     def __init__(self, teachers, student):
         self.teachers = teachers
         self.student = student
+
+
+def _check_augmentation(augmentation):
+    if augmentation is None:
+        return None
+    from keras_distill.augmentation import Mixup
+
+    steps = _as_list(augmentation)
+    for step in steps:
+        if not callable(step):
+            raise TypeError(
+                "`augmentation` must be a keras_distill.augmentation.Mixup, a Keras "
+                "preprocessing layer, a callable x -> x, or a list of them; got "
+                f"{type(step).__name__}: {step!r:.80}"
+            )
+    if sum(isinstance(step, Mixup) for step in steps) > 1:
+        raise ValueError(
+            "`augmentation` holds more than one Mixup; the student loss can follow "
+            "one mixing of the labels. Use a single Mixup."
+        )
+    if not steps:
+        raise ValueError("`augmentation` is an empty list: pass None instead.")
+    return augmentation
+
+
+def _check_cached_teacher(teacher, augmentation):
+    if teacher is not None:
+        raise ValueError(
+            "cached_teacher=True trains on teacher logits that come with the data, "
+            f"so `teacher` must be None; got {type(teacher).__name__}. Build the "
+            "data with keras_distill.cache_teacher_outputs(teacher, x, y), or pass "
+            "the teacher with cached_teacher=False to run it live."
+        )
+    if augmentation is not None:
+        raise ValueError(
+            "cached_teacher=True cannot be combined with `augmentation`: the cached "
+            "teacher logits describe the original inputs, not the augmented ones "
+            "the student would see, so the student would learn wrong targets. Use "
+            "a live teacher (cached_teacher=False) with augmentation, or drop the "
+            "augmentation to cache."
+        )
+
+
+def _cached_batch(data):
+    """`(x, y, teacher_logits)` of a cached-teacher batch, with a clear error."""
+    if not isinstance(data, (tuple, list)) or len(data) != 3:
+        raise ValueError(
+            "A Distiller with cached_teacher=True reads batches (x, y, "
+            "teacher_logits), as keras_distill.cache_teacher_outputs(teacher, x, y) "
+            f"returns; got {type(data).__name__} of "
+            f"{len(data) if isinstance(data, (tuple, list)) else 1} element(s). "
+            "Build the training and validation data with cache_teacher_outputs."
+        )
+    x, y, logits = data
+    return x, y, {None: tf.stop_gradient(tf.cast(logits, tf.float32))}
 
 
 def _read(variable) -> float:
@@ -634,8 +796,8 @@ def _per_example_weights(sample_weight, batch):
     return tf.reshape(weights, [batch, -1])[:, 0]
 
 
-def _per_example_loss(loss_fn, y, logits):
-    """The student loss of each example, in float32.
+def _per_example_loss(loss_fn, y, logits, batch):
+    """The student loss of each example, float32 `(batch,)`.
 
     A Keras `Loss` is called unreduced (its `call`): the Distiller reduces it like
     the distillation losses, because Keras 3 losses would otherwise divide by the
@@ -644,8 +806,13 @@ def _per_example_loss(loss_fn, y, logits):
     """
     logits = tf.cast(logits, tf.float32)
     if isinstance(loss_fn, keras.losses.Loss):
-        return tf.cast(loss_fn.call(y, logits), tf.float32)
-    return tf.cast(loss_fn(y, logits), tf.float32)
+        values = loss_fn.call(y, logits)
+    else:
+        values = loss_fn(y, logits)
+    values = tf.cast(values, tf.float32)
+    if values.shape.rank == 0:  # a plain function that already reduced the batch
+        return values
+    return tf.reduce_mean(tf.reshape(values, [batch, -1]), axis=-1)
 
 
 def _weighted_mean(values, weights, batch):
@@ -662,6 +829,28 @@ def _weighted_mean(values, weights, batch):
     if weights is not None:
         values = values * weights
     return tf.math.divide_no_nan(tf.reduce_sum(values), tf.cast(batch, tf.float32))
+
+
+def _scale_loss(optimizer, loss):
+    """The loss a mixed_float16 `LossScaleOptimizer` differentiates (else `loss`).
+
+    Keras 3 optimizers scale in `scale_loss` and unscale in `apply_gradients`;
+    tf_keras' `LossScaleOptimizer` needs `get_scaled_loss` and
+    `get_unscaled_gradients` around a custom step.
+    """
+    if _compat.LEGACY_KERAS:
+        if isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer):
+            return optimizer.get_scaled_loss(loss)
+        return loss
+    return optimizer.scale_loss(loss)
+
+
+def _unscale_gradients(optimizer, gradients):
+    if _compat.LEGACY_KERAS and isinstance(
+        optimizer, keras.mixed_precision.LossScaleOptimizer
+    ):
+        return optimizer.get_unscaled_gradients(gradients)
+    return gradients
 
 
 def _scale_for_distribution(loss, batch):

@@ -1,6 +1,22 @@
 """The base class every distillation loss derives from."""
 
+import numbers
+
 from keras_distill._compat import keras
+
+
+def check_weight(value, argname: str) -> float:
+    """Returns `value` as a float if it is a finite number >= 0, else raises."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0 <= value < float("inf")
+    ):
+        raise ValueError(
+            f"`{argname}` must be a finite number >= 0, got {value!r}. It weights "
+            "one term of the loss."
+        )
+    return float(value)
 
 
 @keras.saving.register_keras_serializable(package="keras_distill")

@@ -83,6 +83,52 @@ class KLDivergence(DistillationLoss):
         return kl_divergence_per_example(teacher_output, student_output, temperature)
 
 
+@register("soft_ce")
+@keras.saving.register_keras_serializable(package="keras_distill")
+class SoftTargetCrossEntropy(DistillationLoss):
+    """Cross-entropy of the student against the teacher's softened distribution.
+
+    `loss_i = -T^2 * sum_c softmax(t_i / T)_c * log softmax(s_i / T)_c`, the
+    "soft targets" objective of Hinton et al. 2015. It equals `KLDivergence` plus the
+    teacher's entropy (times T^2), a constant for the student: the gradients are the
+    same, only the logged value differs (it does not reach 0). Use it when you want
+    the loss as written in papers that report cross-entropy with soft targets.
+
+    Args:
+        teacher_layer: str or None, see `DistillationLoss`. Defaults to None.
+        student_layer: str or None, see `DistillationLoss`. Defaults to None.
+        **kwargs: passed to `DistillationLoss`.
+    """
+
+    def call(self, teacher_output, student_output, temperature=None):
+        temperature = tf.cast(temperature, tf.float32)
+        p_teacher = tf.exp(_softened_log_probs(teacher_output, temperature))
+        log_q = _softened_log_probs(student_output, temperature)
+        return -tf.reduce_sum(p_teacher * log_q, axis=-1) * temperature**2
+
+
+@register("mse")
+@keras.saving.register_keras_serializable(package="keras_distill")
+class LogitMSE(DistillationLoss):
+    """Logit matching: mean squared error between teacher and student logits.
+
+    `loss_i = mean_c (s_ic - t_ic)^2` (Ba & Caruana, "Do Deep Nets Really Need to be
+    Deep?", NeurIPS 2014). The temperature is not used: matching logits is the
+    high-temperature limit of `KLDivergence` (for zero-mean logits). It also keeps
+    the teacher's logit scale, which a softmax discards; use it for regression-like
+    outputs, or when the teacher's logits themselves carry information.
+
+    Args:
+        teacher_layer: str or None, see `DistillationLoss`. Defaults to None.
+        student_layer: str or None, see `DistillationLoss`. Defaults to None.
+        **kwargs: passed to `DistillationLoss`.
+    """
+
+    def call(self, teacher_output, student_output, temperature=None):
+        diff = tf.cast(student_output, tf.float32) - tf.cast(teacher_output, tf.float32)
+        return tf.reduce_mean(tf.square(diff), axis=-1)
+
+
 @keras.saving.register_keras_serializable(package="keras_distill")
 class ProbabilityLoss(DistillationLoss):
     """Applies a loss on probabilities to temperature-softened distributions.

@@ -1,0 +1,219 @@
+"""Checks and layer walks shared by pruning, quantization and clustering.
+
+TF-MOT rebuilds a model layer by layer (`keras.models.clone_model` with a
+`clone_function`), which only works for Functional and Sequential models. These
+helpers validate the student once, copy it so the caller's model is never
+modified, and wrap every layer that has weights, collecting the layers TF-MOT
+refuses so that one error can name all of them.
+"""
+
+from collections.abc import Callable
+from collections.abc import Iterable
+
+from keras_distill import _compat
+from keras_distill._compat import keras
+
+# TF-MOT wrappers, by class name, so that this module never imports TF-MOT.
+_OPTIMIZATION_WRAPPERS = {
+    "PruneLowMagnitude": "pruning (remove it with `strip_pruning`)",
+    "ClusterWeights": "clustering (remove it with `strip_clustering`)",
+    "ClusterWeightsRNN": "clustering (remove it with `strip_clustering`)",
+    "ClusterWeightsMHA": "clustering (remove it with `strip_clustering`)",
+    "QuantizeWrapper": "quantization-aware training",
+    "QuantizeWrapperV2": "quantization-aware training",
+    "QuantizeAnnotate": "a quantization annotation",
+}
+
+
+def is_graph_model(model) -> bool:
+    """Whether `model` is a Functional or Sequential model (not subclassed)."""
+    return isinstance(model, keras.Sequential) or bool(
+        getattr(model, "_is_graph_network", False)
+    )
+
+
+def check_student(student, argname: str, action: str, allow=()) -> None:
+    """Validates a model before TF-MOT rebuilds it.
+
+    Args:
+        student: the model to check.
+        argname: the argument's name, for the messages.
+        action: what is about to happen ("prune", "quantize", ...).
+        allow: names of TF-MOT wrapper classes that may stay in the model.
+
+    Raises:
+        TypeError: not a model of the Keras flavour in use, or a subclassed model
+            (TF-MOT rebuilds models from their layer graph).
+        ValueError: the model is not built, or still carries wrappers of another
+            TF-MOT technique.
+    """
+    _compat.check_model(student, argname)
+    if not is_graph_model(student):
+        raise TypeError(
+            f"`{argname}` is a subclassed model ({type(student).__name__}); TF-MOT "
+            f"can only {action} Functional or Sequential models, because it "
+            "rebuilds the model from its layer graph. Rebuild the student with "
+            "`keras.Input(...)` and the functional API, or as `keras.Sequential`."
+        )
+    for model in _models(student):
+        if model is not student and not is_graph_model(model):
+            raise TypeError(
+                f"`{argname}` contains the subclassed model {model.name!r}; TF-MOT "
+                f"can only {action} Functional or Sequential models. Rebuild it "
+                "with the functional API or as `keras.Sequential`."
+            )
+    if not student.built:
+        raise ValueError(
+            f"`{argname}` is not built, so its weights do not exist yet. Give it "
+            "an input shape (`keras.Input(shape)` as the first layer) or call "
+            f"`{argname}.build(input_shape)` before you {action} it."
+        )
+    wrapped = [
+        f"{layer.name!r} ({_OPTIMIZATION_WRAPPERS[type(layer).__name__]})"
+        for layer in walk_layers(student)
+        if is_tfmot_wrapper(layer) and type(layer).__name__ not in allow
+    ]
+    if wrapped:
+        raise ValueError(
+            f"`{argname}` still has TF-MOT wrappers: {', '.join(wrapped)}. Strip "
+            f"them before you {action} it, so that only the trained weights are "
+            "carried over."
+        )
+
+
+def _models(model) -> list:
+    """`model` and every model nested in it."""
+    found = [model]
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found.extend(_models(layer))
+    return found
+
+
+def walk_layers(model) -> list:
+    """Every layer of `model`, descending into nested models (not into wrappers)."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found.extend(walk_layers(layer))
+        else:
+            found.append(layer)
+    return found
+
+
+def is_tfmot_wrapper(layer) -> bool:
+    """Whether `layer` is a TF-MOT pruning, clustering or quantization wrapper."""
+    return type(layer).__name__ in _OPTIMIZATION_WRAPPERS
+
+
+def inner_layer(layer):
+    """The layer inside a TF-MOT wrapper, else `layer` itself.
+
+    Other Keras wrappers (TimeDistributed, Bidirectional) are layers in their
+    own right and are not unwrapped.
+    """
+    while is_tfmot_wrapper(layer):
+        layer = layer.layer
+    return layer
+
+
+def check_layer_names(model, names, argname: str) -> list[str]:
+    """Validates a list of layer names against the layers of `model`.
+
+    Args:
+        model: the model whose layers are named.
+        names: an iterable of layer names, or None.
+        argname: the argument's name, for the messages.
+
+    Returns:
+        The names as a list (empty for None).
+
+    Raises:
+        TypeError: `names` is a single string or holds non-strings.
+        ValueError: a name is not a layer of `model`; the message lists the
+            available names.
+    """
+    if names is None:
+        return []
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise TypeError(
+            f"`{argname}` must be a list of layer names, e.g. [{names!r}], got "
+            f"{type(names).__name__}: {names!r}."
+        )
+    names = list(names)
+    bad_types = [n for n in names if not isinstance(n, str)]
+    if bad_types:
+        raise TypeError(f"`{argname}` must hold layer names (str), got {bad_types!r}.")
+    available = [inner_layer(layer).name for layer in walk_layers(model)]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ValueError(
+            f"`{argname}` names layers that are not in the model: {unknown}. "
+            f"Available layer names: {available}."
+        )
+    return names
+
+
+def describe(layer) -> str:
+    """`'name' (ClassName)`, for messages that list layers."""
+    return f"{layer.name!r} ({type(layer).__name__})"
+
+
+def copy_model(model):
+    """A new model with the same architecture and weights as `model`.
+
+    TF-MOT's `prune_low_magnitude` and `cluster_weights` wrap the caller's own
+    layer objects, so training the result would silently change the original
+    model too; wrapping a copy keeps the caller's student intact.
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def wrap_layers(model, wrap: Callable, skip_layers: list[str], action: str, fix: str):
+    """Rebuilds `model` with `wrap(layer)` applied to every layer that has weights.
+
+    Layers without weights have nothing to compress and are kept as they are;
+    so are layers named in `skip_layers`. TF-MOT raises ValueError for a layer
+    it does not support: such layers are collected and named in one error,
+    unless all their weights are non-trainable statistics (e.g.
+    `Normalization`), which are kept as they are.
+
+    Args:
+        model: a Functional or Sequential model (a private copy: its layers are
+            reused).
+        wrap: `layer -> wrapped layer`; raises ValueError for unsupported layers.
+        skip_layers: names of layers to keep as they are.
+        action: what is being done ("prune", "cluster"), for the message.
+        fix: how to deal with an unsupported layer, for the message.
+
+    Returns:
+        The rebuilt model.
+
+    Raises:
+        ValueError: naming every layer TF-MOT cannot `action`.
+    """
+    skip = set(skip_layers)
+    unsupported = []
+
+    def clone_function(layer):
+        if isinstance(layer, keras.Model):
+            return keras.models.clone_model(layer, clone_function=clone_function)
+        if layer.name in skip or not layer.weights:
+            return layer
+        try:
+            return wrap(layer)
+        except ValueError as error:
+            if layer.trainable_weights:
+                unsupported.append((layer, error))
+            return layer
+
+    rebuilt = keras.models.clone_model(model, clone_function=clone_function)
+    if unsupported:
+        names = ", ".join(describe(layer) for layer, _ in unsupported)
+        raise ValueError(
+            f"TF-MOT cannot {action} these layers: {names}. {fix} "
+            f"(TF-MOT says: {unsupported[0][1]})"
+        )
+    return rebuilt

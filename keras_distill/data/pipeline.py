@@ -1,0 +1,152 @@
+"""The tf.data pipeline every loader ends with, and in-memory arrays -> DataBundle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+from sklearn.model_selection import train_test_split
+
+from keras_distill.data.data_bundle import DataBundle
+from keras_distill.data.input_normalization import InputNormalization
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def to_model_dtypes(x, y):
+    # Raw values, only the dtype changes: float32 inputs (uint8 images stay 0..255)
+    # and int32 labels, the same for every dataset.
+    return tf.cast(x, tf.float32), tf.cast(y, tf.int32)
+
+
+def batched(
+    examples: tf.data.Dataset,
+    *,
+    batch_size: int,
+    training: bool,
+    seed: int,
+    cache: bool | str = False,
+    shuffle_buffer: int | None = None,
+) -> tf.data.Dataset:
+    """Turns unbatched `(x, y)` examples into a training or evaluation pipeline.
+
+    The order follows the tf.data performance guide: cache (after the expensive
+    decoding, before the per-epoch randomness), shuffle (training only; seeded and
+    reshuffled each epoch, so runs repeat), batch, then cast the whole batch at
+    once (so a cache keeps compact uint8 images), and prefetch.
+
+    Args:
+        examples: tf.data.Dataset of unbatched `(x, y)`.
+        batch_size: int, examples per batch.
+        training: bool, whether to shuffle.
+        seed: int, the shuffle seed.
+        cache: bool or str, True caches in memory, a str is a cache file prefix
+            (`tf.data.Dataset.cache(filename)`), False does not cache. Defaults
+            to False.
+        shuffle_buffer: int, the shuffle buffer size. Defaults to None (needed
+            when `training` is True).
+
+    Returns:
+        tf.data.Dataset of batched `(x float32, y int32)`.
+    """
+    if cache is True:
+        examples = examples.cache()
+    elif isinstance(cache, str) and cache:
+        examples = examples.cache(cache)
+    if training:
+        examples = examples.shuffle(
+            shuffle_buffer, seed=seed, reshuffle_each_iteration=True
+        )
+    return (
+        examples.batch(batch_size)
+        .map(to_model_dtypes, num_parallel_calls=AUTOTUNE)
+        .prefetch(AUTOTUNE)
+    )
+
+
+def stratified_split(
+    x: np.ndarray, y: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Splits off a seeded, class-stratified `fraction` of `(x, y)`.
+
+    Returns:
+        `(x_kept, x_held, y_kept, y_held)`.
+    """
+    return train_test_split(x, y, test_size=fraction, stratify=y, random_state=seed)
+
+
+def bundle_from_arrays(
+    name: str,
+    *,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    class_names: tuple[str, ...],
+    normalization_for: Callable[[np.ndarray], InputNormalization],
+    batch_size: int,
+    seed: int,
+    validation_fraction: float,
+    description: str,
+) -> DataBundle:
+    """Builds a DataBundle from in-memory arrays (raw inputs, integer labels).
+
+    With `validation_fraction > 0`, a stratified, seeded part of the training
+    arrays becomes the validation split; the test split is never touched.
+    `normalization_for(x_train)` gets the final training inputs, so statistics
+    never see validation or test data.
+    """
+    x_train = np.ascontiguousarray(x_train, dtype=np.float32)
+    y_train = np.ascontiguousarray(y_train, dtype=np.int32)
+    x_test = np.ascontiguousarray(x_test, dtype=np.float32)
+    y_test = np.ascontiguousarray(y_test, dtype=np.int32)
+    x_val = y_val = None
+    if validation_fraction > 0:
+        x_train, x_val, y_train, y_val = stratified_split(
+            x_train, y_train, validation_fraction, seed
+        )
+        description += (
+            f" Validation: a stratified {validation_fraction:g} of train (seed {seed})."
+        )
+
+    def source(x, y):
+        return tf.data.Dataset.from_tensor_slices((x, y))
+
+    examples = {"train": source(x_train, y_train), "test": source(x_test, y_test)}
+    num_examples = {"train": len(y_train), "test": len(y_test)}
+    validation = None
+    if x_val is not None:
+        examples["validation"] = source(x_val, y_val)
+        num_examples["validation"] = len(y_val)
+        validation = batched(
+            examples["validation"], batch_size=batch_size, training=False, seed=seed
+        )
+    return DataBundle(
+        name=name,
+        train=batched(
+            examples["train"],
+            batch_size=batch_size,
+            training=True,
+            seed=seed,
+            shuffle_buffer=len(y_train),
+        ),
+        test=batched(
+            examples["test"], batch_size=batch_size, training=False, seed=seed
+        ),
+        validation=validation,
+        input_shape=tuple(int(d) for d in x_train.shape[1:]),
+        num_classes=len(class_names),
+        class_names=tuple(class_names),
+        normalization=normalization_for(x_train),
+        batch_size=batch_size,
+        examples=examples,
+        num_examples=num_examples,
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        x_test=x_test,
+        y_test=y_test,
+        description=description,
+    )

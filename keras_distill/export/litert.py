@@ -1,0 +1,292 @@
+"""Verifying a `.tflite` file by running it in the LiteRT interpreter.
+
+What an Android app will run is the file, not the Keras model, so every number
+in the report comes from `ai_edge_litert.interpreter.Interpreter` running that
+file on raw examples: accuracy, agreement with Keras, size, gzip size and
+single-example latency.
+"""
+
+import gzip
+import importlib.metadata
+import os
+import pathlib
+import time
+
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+
+from keras_distill import _compat
+from keras_distill.export import _examples
+from keras_distill.export.report import TFLiteReport
+
+DEFAULT_LATENCY_RUNS = 50
+DEFAULT_BATCH_SIZE = 256
+_WARMUP_RUNS = 5
+
+
+def _positive_int(value, argname: str, default: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"`{argname}` must be a positive int, got {value!r}. Defaults to {default}."
+        )
+    return value
+
+
+def _interpreter(content: bytes, num_threads: int, label: str) -> Interpreter:
+    try:
+        return Interpreter(model_content=content, num_threads=num_threads)
+    except ValueError as err:
+        raise ValueError(f"{label} is not a valid .tflite model: {err}") from err
+
+
+def _is_quantized(detail: dict) -> bool:
+    scale, _ = detail["quantization"]
+    return np.dtype(detail["dtype"]).kind in "iu" and scale != 0
+
+
+def _to_input(x: np.ndarray, detail: dict) -> np.ndarray:
+    """Raw examples in the tensor's dtype, quantized as an app must do for int8."""
+    dtype = np.dtype(detail["dtype"])
+    if not _is_quantized(detail):
+        return x.astype(dtype, copy=False)
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(dtype)
+    q = np.round(x.astype(np.float64) / scale + zero_point)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def _from_output(out: np.ndarray, detail: dict) -> np.ndarray:
+    if not _is_quantized(detail):
+        return out.astype(np.float32, copy=False)
+    scale, zero_point = detail["quantization"]
+    return ((out.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+def _signature(detail: dict) -> tuple:
+    return tuple(None if d < 0 else int(d) for d in detail["shape_signature"])
+
+
+def _run_all(interpreter: Interpreter, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """Runs every example through the interpreter, in fixed-size chunks.
+
+    A free batch axis is resized once to `batch_size` (much faster than one
+    call per example, and the kernels compute each row independently); the last
+    chunk is padded, so there is a single allocation. A file with a fixed batch
+    runs at that batch.
+    """
+    in_detail = interpreter.get_input_details()[0]
+    signature = _signature(in_detail)
+    if signature[0] is None:
+        chunk = min(batch_size, len(x))
+        interpreter.resize_tensor_input(in_detail["index"], [chunk, *x.shape[1:]])
+    else:
+        chunk = signature[0]
+    interpreter.allocate_tensors()
+    in_detail = interpreter.get_input_details()[0]
+    out_detail = interpreter.get_output_details()[0]
+    outputs = []
+    for start in range(0, len(x), chunk):
+        part = x[start : start + chunk]
+        filled = len(part)
+        if filled < chunk:
+            pad = np.zeros((chunk - filled, *part.shape[1:]), dtype=part.dtype)
+            part = np.concatenate([part, pad])
+        interpreter.set_tensor(in_detail["index"], part)
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(out_detail["index"])[:filled].copy())
+    return _from_output(np.concatenate(outputs), out_detail)
+
+
+def _median_latency_ms(content: bytes, example: np.ndarray, runs: int, threads: int):
+    """Median time of one single-example call: set input, invoke, read output."""
+    interpreter = Interpreter(model_content=content, num_threads=threads)
+    detail = interpreter.get_input_details()[0]
+    if _signature(detail)[0] is None:
+        interpreter.resize_tensor_input(detail["index"], [1, *example.shape[1:]])
+    else:  # a fixed batch: time the whole batch, as the app would run it
+        example = np.repeat(example, _signature(detail)[0], axis=0)
+    interpreter.allocate_tensors()
+    out_index = interpreter.get_output_details()[0]["index"]
+    times = []
+    for i in range(_WARMUP_RUNS + runs):
+        start = time.perf_counter()
+        interpreter.set_tensor(detail["index"], example)
+        interpreter.invoke()
+        interpreter.get_tensor(out_index)
+        if i >= _WARMUP_RUNS:
+            times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000.0)
+
+
+def _check_keras_model(keras_model, input_shape, num_classes):
+    _compat.check_model(keras_model, "keras_model")
+    shape, dtype = _examples.model_input_spec(keras_model, "keras_model")
+    classes = _examples.model_num_classes(keras_model, "keras_model")
+    same_shape = len(shape) == len(input_shape) and all(
+        a is None or b is None or a == b
+        for a, b in zip(shape[1:], input_shape[1:], strict=True)
+    )
+    if not same_shape or classes not in (None, num_classes):
+        raise ValueError(
+            f"`keras_model` takes {shape} and gives {classes} outputs, but the "
+            f".tflite file takes {input_shape} and gives {num_classes}: pass the "
+            "Keras model the file was converted from."
+        )
+    return dtype
+
+
+def verify_tflite_content(
+    content: bytes,
+    x,
+    y=None,
+    *,
+    path: "str | os.PathLike" = "<memory>",
+    keras_model=None,
+    quantization: str | None = None,
+    labels_path: "str | os.PathLike | None" = None,
+    latency_runs: int = DEFAULT_LATENCY_RUNS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    num_threads: int = 1,
+) -> TFLiteReport:
+    """Like `verify_tflite`, on the bytes of a `.tflite` file not yet written.
+
+    `export_and_verify` uses it to verify the exact bytes before writing them,
+    so a file that fails in LiteRT is never written. `path` and `labels_path`
+    only fill the report.
+    """
+    latency_runs = _positive_int(latency_runs, "latency_runs", DEFAULT_LATENCY_RUNS)
+    batch_size = _positive_int(batch_size, "batch_size", DEFAULT_BATCH_SIZE)
+    num_threads = _positive_int(num_threads, "num_threads", 1)
+    interpreter = _interpreter(content, num_threads, f"{str(path)!r}")
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    if len(inputs) != 1 or len(outputs) != 1 or len(outputs[0]["shape"]) != 2:
+        raise ValueError(
+            f"{str(path)!r} has {len(inputs)} inputs and {len(outputs)} outputs; "
+            "verification takes classifiers with one input and one (batch, "
+            "classes) output."
+        )
+    in_detail, out_detail = inputs[0], outputs[0]
+    input_shape = _signature(in_detail)
+    num_classes = int(out_detail["shape"][-1])
+    # A quantized input is fed raw float examples, quantized here like an app does.
+    raw_dtype = np.dtype(in_detail["dtype"])
+    if _is_quantized(in_detail):
+        raw_dtype = np.dtype(np.float32)
+    keras_dtype = None
+    if keras_model is not None:
+        keras_dtype = _check_keras_model(keras_model, input_shape, num_classes)
+    x, dataset_y = _examples.collect_examples(
+        x, input_shape=input_shape, input_dtype=raw_dtype, argname="x"
+    )
+    if y is not None and dataset_y is not None:
+        raise ValueError(
+            "`x` is a dataset that yields labels and `y` was also given; pass one."
+        )
+    y = dataset_y if y is None else y
+    labels = None
+    if y is not None:
+        labels = _examples.class_ids(
+            y, num_examples=len(x), num_classes=num_classes, argname="y"
+        )
+
+    logits = _run_all(interpreter, _to_input(x, in_detail), batch_size)
+    predicted = logits.argmax(axis=1)
+    report = TFLiteReport(
+        path=str(path),
+        quantization=quantization,
+        input_dtype=np.dtype(in_detail["dtype"]).name,
+        output_dtype=np.dtype(out_detail["dtype"]).name,
+        input_shape=[-1 if d is None else d for d in input_shape],
+        num_classes=num_classes,
+        num_examples=len(x),
+        accuracy=None if labels is None else float(np.mean(predicted == labels)),
+        file_bytes=len(content),
+        gzip_bytes=len(gzip.compress(content, compresslevel=9, mtime=0)),
+        latency_ms_median=_median_latency_ms(
+            content, _to_input(x[:1], in_detail), latency_runs, num_threads
+        ),
+        latency_runs=latency_runs,
+        num_threads=num_threads,
+        labels_path=None if labels_path is None else str(labels_path),
+        keras_flavour=_compat.FLAVOUR,
+        tensorflow_version=tf.__version__,
+        litert_version=importlib.metadata.version("ai-edge-litert"),
+    )
+    if keras_model is not None:
+        keras_logits = np.asarray(
+            keras_model.predict(x.astype(keras_dtype), batch_size=batch_size, verbose=0)
+        )
+        keras_predicted = keras_logits.argmax(axis=1)
+        report.top1_agreement = float(np.mean(predicted == keras_predicted))
+        report.max_abs_logit_diff = float(np.max(np.abs(logits - keras_logits)))
+        if labels is not None:
+            report.keras_accuracy = float(np.mean(keras_predicted == labels))
+    return report
+
+
+def verify_tflite(
+    path: "str | os.PathLike",
+    x,
+    y=None,
+    *,
+    keras_model=None,
+    quantization: str | None = None,
+    latency_runs: int = DEFAULT_LATENCY_RUNS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    num_threads: int = 1,
+) -> TFLiteReport:
+    """Runs a `.tflite` classifier in LiteRT and reports accuracy, size and speed.
+
+    Use it on any exported file before it ships: the report says what the app
+    will get. Pass raw float (or integer) examples exactly as the dataset gives
+    them; a file with int8 input/output is fed and read through its tensors'
+    scale and zero point, as an app would.
+
+    Args:
+        path: the `.tflite` file.
+        x: raw evaluation examples: an array `(N, ...)` or a tf.data.Dataset of
+            `x` or `(x, y)` (batched or not).
+        y: labels, sparse `(N,)` or one-hot `(N, classes)`; None for no
+            accuracy (or when `x` yields them). Defaults to None.
+        keras_model: the Keras model the file came from, to report its accuracy,
+            top-1 agreement and the largest logit difference on the same
+            examples. Defaults to None.
+        quantization: the mode the file was converted with, recorded in the
+            report. Defaults to None.
+        latency_runs: single-example calls timed for the median (after 5
+            warm-up calls). Defaults to 50.
+        batch_size: examples per interpreter call during evaluation. Defaults
+            to 256.
+        num_threads: interpreter CPU threads; 1 gives the steadiest latency.
+            Defaults to 1.
+
+    Returns:
+        A `TFLiteReport`.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: not a valid classifier `.tflite` file; examples or labels
+            of the wrong shape; a `keras_model` that does not match the file.
+        TypeError: examples or labels of the wrong dtype.
+
+    Example:
+
+    >>> report = verify_tflite("saved_models/student_int8.tflite",
+    ...                        x_test, y_test, keras_model=student)  # doctest: +SKIP
+    >>> print(report.summary())  # doctest: +SKIP
+    """
+    file = pathlib.Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"`path` {str(path)!r} is not a file.")
+    return verify_tflite_content(
+        file.read_bytes(),
+        x,
+        y,
+        path=file.absolute(),
+        keras_model=keras_model,
+        quantization=quantization,
+        latency_runs=latency_runs,
+        batch_size=batch_size,
+        num_threads=num_threads,
+    )

@@ -1,0 +1,205 @@
+"""What LiteRT measured on an exported `.tflite` file, and the app's labels file."""
+
+import dataclasses
+import json
+import os
+import pathlib
+
+from keras_distill.export import _atomic
+
+
+@dataclasses.dataclass
+class TFLiteReport:
+    """The verification report of one `.tflite` file, as run in LiteRT.
+
+    Every number comes from running the file itself in
+    `ai_edge_litert.interpreter.Interpreter` on raw evaluation examples (int8
+    inputs and outputs are quantized and dequantized with the tensors' own
+    scale and zero point, as an app would). Saved next to the model as JSON
+    (`student.tflite` -> `student.json`).
+
+    Attributes:
+        path: the `.tflite` file.
+        quantization: `"float32"`, `"float16"`, `"dynamic"` or `"int8"`; None
+            when the caller did not say.
+        input_dtype: the file's input tensor dtype (`"float32"` or `"int8"`).
+        output_dtype: the file's output tensor dtype.
+        input_shape: the input shape, -1 for the free batch axis.
+        num_classes: the size of the output (logits) axis.
+        num_examples: how many evaluation examples were run.
+        accuracy: top-1 accuracy of the file on them, in [0, 1]; None without
+            labels.
+        file_bytes: the file's size.
+        gzip_bytes: its size gzipped at level 9; what a download costs, and what
+            pruning buys (zeros compress, the raw file does not shrink).
+        latency_ms_median: median wall time of one single-example call
+            (set input, invoke, read output) on the host CPU, in milliseconds.
+        latency_runs: how many timed calls the median is over.
+        num_threads: the interpreter's CPU threads.
+        keras_accuracy: the Keras model's accuracy on the same examples, when a
+            Keras model was given; None otherwise.
+        top1_agreement: the fraction of examples where the file and the Keras
+            model pick the same class; None without a Keras model.
+        max_abs_logit_diff: the largest absolute difference between the file's
+            (dequantized) outputs and the Keras model's; None without one.
+        labels_path: the labels file written for the app, if any.
+        keras_flavour: `"keras3"` or `"tf_keras"`.
+        tensorflow_version: the TensorFlow that converted the file.
+        litert_version: the `ai-edge-litert` that ran it.
+    """
+
+    path: str
+    quantization: str | None
+    input_dtype: str
+    output_dtype: str
+    input_shape: list[int]
+    num_classes: int
+    num_examples: int
+    accuracy: float | None
+    file_bytes: int
+    gzip_bytes: int
+    latency_ms_median: float
+    latency_runs: int
+    num_threads: int
+    keras_accuracy: float | None = None
+    top1_agreement: float | None = None
+    max_abs_logit_diff: float | None = None
+    labels_path: str | None = None
+    keras_flavour: str = ""
+    tensorflow_version: str = ""
+    litert_version: str = ""
+
+    def to_dict(self) -> dict:
+        """The report as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TFLiteReport":
+        """Rebuilds a report from `to_dict()` output (e.g. a loaded JSON file).
+
+        Raises:
+            ValueError: if keys are missing or unknown.
+        """
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"Unknown TFLiteReport keys: {unknown}.")
+        try:
+            return cls(**data)
+        except TypeError as err:
+            raise ValueError(f"Incomplete TFLiteReport data: {err}") from err
+
+    def save_json(self, path: "str | os.PathLike") -> pathlib.Path:
+        """Writes the report as indented JSON, atomically.
+
+        Args:
+            path: the `.json` file to write.
+
+        Returns:
+            The absolute path written.
+
+        Raises:
+            ValueError: if `path` cannot be written.
+        """
+        target = _atomic.resolve_output_path(path, argname="path", suffix=".json")
+        _atomic.prepare_output_path(target, argname="path")
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+        _atomic.write_text_atomic(target, text)
+        return target
+
+    @classmethod
+    def load_json(cls, path: "str | os.PathLike") -> "TFLiteReport":
+        """Reads a report written by `save_json`."""
+        with open(path, encoding="utf-8") as file:
+            return cls.from_dict(json.load(file))
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        parts = [
+            f"{pathlib.Path(self.path).name}: {self.quantization or '?'}",
+            f"{self.file_bytes / 1024:.1f} KiB (gzip {self.gzip_bytes / 1024:.1f} KiB)",
+        ]
+        if self.accuracy is not None:
+            accuracy = f"accuracy {100 * self.accuracy:.2f}%"
+            if self.keras_accuracy is not None:
+                accuracy += f" (Keras {100 * self.keras_accuracy:.2f}%)"
+            parts.append(accuracy)
+        if self.top1_agreement is not None:
+            parts.append(f"top-1 agreement {100 * self.top1_agreement:.2f}%")
+        parts.append(f"{self.latency_ms_median:.3f} ms/example")
+        return ", ".join(parts)
+
+
+def check_class_names(class_names, num_classes: int | None = None) -> list[str]:
+    """Validates class names for a labels file and returns them as a list.
+
+    Args:
+        class_names: a sequence of class names, index = class id.
+        num_classes: the model's number of outputs, to match. Defaults to None,
+            no check.
+
+    Returns:
+        The names as a list of str.
+
+    Raises:
+        TypeError: `class_names` is a plain string, not iterable, or holds
+            non-strings.
+        ValueError: empty, multi-line or duplicate names, or a count that does
+            not match `num_classes`.
+    """
+    if isinstance(class_names, (str, bytes)):
+        raise TypeError(
+            f"`class_names` must be a list of strings, got the string "
+            f"{class_names!r:.80}; pass e.g. {list(str(class_names))[:3]!r}..."
+        )
+    try:
+        names = list(class_names)
+    except TypeError:
+        raise TypeError(
+            "`class_names` must be a list of strings (one per class), got "
+            f"{type(class_names).__name__}: {class_names!r:.80}"
+        ) from None
+    if not names:
+        raise ValueError("`class_names` is empty; pass one name per class.")
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(
+                f"`class_names` must hold strings, got {type(name).__name__}: "
+                f"{name!r:.40}"
+            )
+        if not name.strip() or "\n" in name or "\r" in name:
+            raise ValueError(
+                f"`class_names` entries must be non-empty single lines, got {name!r}."
+            )
+    if len(set(names)) != len(names):
+        raise ValueError(f"`class_names` has duplicates: {names}.")
+    if num_classes is not None and len(names) != num_classes:
+        raise ValueError(
+            f"`class_names` has {len(names)} names but the model has {num_classes} "
+            "outputs; pass one name per output, in class-id order."
+        )
+    return [str(name) for name in names]
+
+
+def write_labels(path: "str | os.PathLike", class_names) -> pathlib.Path:
+    """Writes one class name per line, in class-id order, for an Android app.
+
+    Line `i` names output `i` of the model, the format the LiteRT Task Library
+    and most Android samples read as `labels.txt`.
+
+    Args:
+        path: the text file to write (written atomically).
+        class_names: a sequence of class names, index = class id.
+
+    Returns:
+        The absolute path written.
+
+    Raises:
+        TypeError, ValueError: see `check_class_names`; ValueError also for an
+            unwritable `path`.
+    """
+    names = check_class_names(class_names)
+    target = _atomic.resolve_output_path(path, argname="path")
+    _atomic.prepare_output_path(target, argname="path")
+    _atomic.write_text_atomic(target, "\n".join(names) + "\n")
+    return target

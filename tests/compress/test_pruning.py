@@ -1,0 +1,359 @@
+"""Tests for keras_distill.compress.pruning (TF-MOT magnitude pruning)."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from compress_models import LOSS
+from compress_models import data
+from compress_models import keras3_mlp
+from compress_models import mlp
+from compress_models import subclassed
+from conftest import keras3_only
+from conftest import tf_keras_only
+
+from keras_distill import Distiller
+from keras_distill._compat import keras
+from keras_distill.compress import prune
+from keras_distill.compress import pruning
+from keras_distill.compress import pruning_callbacks
+from keras_distill.compress import pruning_end_step
+from keras_distill.compress import sparsity_report
+from keras_distill.compress import strip_pruning
+
+
+def _fit(model, x, y, epochs, batch_size=32, callbacks=None):
+    model.compile(optimizer="adam", loss=LOSS)
+    return model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=0,
+        callbacks=pruning_callbacks() if callbacks is None else callbacks,
+    )
+
+
+def _overall(report):
+    return sum(r["zeros"] for r in report.values()) / sum(
+        r["params"] for r in report.values()
+    )
+
+
+# ------------------------------------------------------------------- Keras 3
+@keras3_only
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: prune(m, schedule="constant"),
+        lambda m: strip_pruning(m),
+        lambda m: pruning_callbacks(),
+    ],
+    ids=["prune", "strip_pruning", "pruning_callbacks"],
+)
+def test_pruning_on_keras3_raises_runtime_error_naming_the_switch(call):
+    with pytest.raises(RuntimeError, match="TF_USE_LEGACY_KERAS=1"):
+        call(mlp())
+
+
+@tf_keras_only
+def test_prune_given_a_keras3_model_raises_type_error_naming_the_switch():
+    with pytest.raises(TypeError, match="Keras 3 model.*TF_USE_LEGACY_KERAS=1"):
+        prune(keras3_mlp(), schedule="constant")
+
+
+# ------------------------------------------------------------ pruning_end_step
+def test_pruning_end_step_rounds_down_to_the_last_mask_update():
+    assert pruning_end_step(4, 125, frequency=50) == 500
+    assert pruning_end_step(3, 125, frequency=50) == 350
+    assert pruning_end_step(3, 125, begin_step=20, frequency=50) == 370
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"epochs": 0, "steps_per_epoch": 10}, ValueError),
+        ({"epochs": 1.5, "steps_per_epoch": 10}, TypeError),
+        ({"epochs": 1, "steps_per_epoch": 10, "frequency": 20}, ValueError),
+    ],
+)
+def test_pruning_end_step_rejects_bad_arguments(kwargs, error):
+    with pytest.raises(error):
+        pruning_end_step(**kwargs)
+
+
+# ---------------------------------------------------------------- validation
+@tf_keras_only
+@pytest.mark.parametrize("sparsity", [-0.1, 1.0, 1.5, float("nan")])
+def test_prune_sparsity_outside_0_1_raises_value_error(sparsity):
+    with pytest.raises(ValueError, match=r"target_sparsity.*\[0, 1\)"):
+        prune(mlp(), target_sparsity=sparsity, schedule="constant")
+
+
+@tf_keras_only
+@pytest.mark.parametrize("sparsity", ["0.8", True])
+def test_prune_sparsity_of_wrong_type_raises_type_error(sparsity):
+    with pytest.raises(TypeError, match="target_sparsity"):
+        prune(mlp(), target_sparsity=sparsity, schedule="constant")
+
+
+@tf_keras_only
+def test_prune_initial_sparsity_above_target_raises_value_error():
+    with pytest.raises(ValueError, match="initial_sparsity"):
+        prune(mlp(), target_sparsity=0.5, initial_sparsity=0.6, end_step=100)
+
+
+@tf_keras_only
+def test_prune_polynomial_without_end_step_names_the_helper():
+    with pytest.raises(ValueError, match="pruning_end_step"):
+        prune(mlp())
+
+
+@tf_keras_only
+def test_prune_end_step_between_mask_updates_suggests_the_last_update():
+    with pytest.raises(ValueError, match="end_step=300"):
+        prune(mlp(), end_step=375, frequency=100)
+
+
+@tf_keras_only
+def test_prune_unknown_schedule_and_structure_raise_value_error():
+    with pytest.raises(ValueError, match="schedule"):
+        prune(mlp(), schedule="cubic", end_step=100)
+    with pytest.raises(ValueError, match="structure"):
+        prune(mlp(), structure="1:4", schedule="constant")
+
+
+@tf_keras_only
+def test_prune_two_four_with_other_sparsity_raises_value_error():
+    with pytest.raises(ValueError, match="2:4.*0.5"):
+        prune(mlp(), structure="2:4", target_sparsity=0.8)
+
+
+@tf_keras_only
+def test_prune_subclassed_model_raises_type_error_naming_functional():
+    with pytest.raises(TypeError, match="subclassed.*Functional or Sequential"):
+        prune(subclassed(), schedule="constant")
+
+
+@tf_keras_only
+def test_prune_unbuilt_sequential_raises_value_error():
+    model = keras.Sequential([keras.layers.Dense(3)])
+    with pytest.raises(ValueError, match="not built"):
+        prune(model, schedule="constant")
+
+
+@tf_keras_only
+def test_prune_unknown_skip_layer_lists_available_names():
+    with pytest.raises(ValueError, match=r"\['nope'\].*'d0', 'out'"):
+        prune(mlp(), schedule="constant", skip_layers=["nope"])
+
+
+@tf_keras_only
+def test_prune_skip_layers_as_a_single_string_raises_type_error():
+    with pytest.raises(TypeError, match="list of layer names"):
+        prune(mlp(), schedule="constant", skip_layers="d0")
+
+
+@tf_keras_only
+def test_pruning_an_already_pruned_model_asks_to_strip_first():
+    pruned = prune(mlp(), schedule="constant")
+    with pytest.raises(ValueError, match="strip_pruning"):
+        prune(pruned, schedule="constant")
+
+
+class _Scale(keras.layers.Layer):
+    """A custom layer with a trainable weight TF-MOT knows nothing about."""
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(name="scale", shape=(input_shape[-1], 1))
+
+    def call(self, inputs):
+        return inputs * tf.reshape(self.scale, [-1])
+
+
+def _model_with_custom_layer():
+    x = keras.Input((12,))
+    h = _Scale(name="scale")(x)
+    return keras.Model(x, keras.layers.Dense(3, name="out")(h))
+
+
+@tf_keras_only
+def test_prune_unsupported_layer_is_named_in_the_error():
+    with pytest.raises(ValueError, match=r"cannot prune.*'scale' \(_Scale\).*skip"):
+        prune(_model_with_custom_layer(), schedule="constant")
+
+
+@tf_keras_only
+def test_prune_skip_layers_keeps_an_unsupported_layer_dense():
+    pruned = prune(
+        _model_with_custom_layer(), schedule="constant", skip_layers=["scale"]
+    )
+    assert [layer.name for layer in pruned.layers[1:]] == [
+        "scale",
+        "prune_low_magnitude_out",
+    ]
+
+
+@tf_keras_only
+def test_prune_two_four_names_layers_with_kernels_tfmot_cannot_structure():
+    model = keras.Sequential(
+        [
+            keras.Input((16, 2)),
+            keras.layers.Conv1D(4, 3, name="conv"),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(3, name="out"),
+        ]
+    )
+    with pytest.raises(ValueError, match=r"'conv' \(Conv1D"):
+        prune(model, structure="2:4")
+    pruned = prune(model, structure="2:4", skip_layers=["conv"])
+    assert [layer.name for layer in pruned.layers] == [
+        "conv",
+        "flat",
+        "prune_low_magnitude_out",
+    ]
+
+
+# ------------------------------------------------------------------ behaviour
+@tf_keras_only
+def test_prune_wraps_weighted_layers_and_leaves_the_student_unchanged():
+    student = mlp(units=(16, 8))
+    before = [w.copy() for w in student.get_weights()]
+    pruned = prune(student, target_sparsity=0.5, schedule="constant", frequency=1)
+    assert [layer.name for layer in pruned.layers[1:]] == [
+        "prune_low_magnitude_d0",
+        "prune_low_magnitude_d1",
+        "prune_low_magnitude_out",
+    ]
+    x, y = data()
+    _fit(pruned, x, y, epochs=1)
+    for old, new in zip(before, student.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+@tf_keras_only
+def test_polynomial_pruning_reaches_target_sparsity_measured_after_strip():
+    x, y = data(n=256)
+    steps = math.ceil(len(x) / 32)
+    end = pruning_end_step(3, steps, frequency=4)
+    pruned = prune(mlp(units=(32,)), target_sparsity=0.8, end_step=end, frequency=4)
+    _fit(pruned, x, y, epochs=3)
+    report = sparsity_report(strip_pruning(pruned))
+    assert set(report) == {"d0", "out"}
+    for name, entry in report.items():
+        # TF-MOT rounds the number of pruned weights to an integer.
+        assert entry["sparsity"] == pytest.approx(0.8, abs=1 / entry["params"]), name
+
+
+@tf_keras_only
+def test_constant_pruning_reaches_target_sparsity():
+    x, y = data(n=128)
+    pruned = prune(mlp(), target_sparsity=0.6, schedule="constant", frequency=2)
+    _fit(pruned, x, y, epochs=1)
+    assert _overall(sparsity_report(strip_pruning(pruned))) == pytest.approx(
+        0.6, abs=0.01
+    )
+
+
+@tf_keras_only
+def test_two_four_pruning_gives_two_zeros_in_every_four_input_weights():
+    x, y = data(n=128)
+    pruned = prune(mlp(units=(16,)), structure="2:4", frequency=1)
+    _fit(pruned, x, y, epochs=1)
+    stripped = strip_pruning(pruned)
+    for name, entry in sparsity_report(stripped).items():
+        assert entry["structured_2_4"] is True, name
+    # Independent check: Dense kernels are [in, out]; groups of 4 run along `in`.
+    kernel = stripped.get_layer("d0").kernel.numpy()
+    groups = kernel.T.reshape(16, 3, 4)
+    assert np.all(np.count_nonzero(groups, axis=-1) <= 2)
+
+
+@tf_keras_only
+def test_strip_pruning_removes_wrappers_and_keeps_predictions():
+    x, y = data(n=64)
+    pruned = prune(mlp(), target_sparsity=0.5, schedule="constant", frequency=1)
+    _fit(pruned, x, y, epochs=1)
+    stripped = strip_pruning(pruned)
+    assert [type(layer).__name__ for layer in stripped.layers] == [
+        "InputLayer",
+        "Dense",
+        "Dense",
+    ]
+    assert [layer.name for layer in stripped.layers[1:]] == ["d0", "out"]
+    np.testing.assert_allclose(
+        stripped.predict(x, verbose=0), pruned.predict(x, verbose=0), atol=1e-6
+    )
+
+
+@tf_keras_only
+def test_strip_pruning_subclassed_model_raises_type_error():
+    with pytest.raises(TypeError, match="Functional or Sequential"):
+        strip_pruning(subclassed())
+
+
+@tf_keras_only
+def test_prune_sequential_and_nested_models():
+    inner = mlp(units=(8,), name="inner")
+    x = keras.Input((12,))
+    outer = keras.Model(x, keras.layers.Dense(2, name="head")(inner(x)))
+    pruned = prune(outer, schedule="constant", skip_layers=["head"])
+    names = [layer.name for layer in pruned.get_layer("inner").layers[1:]]
+    assert names == ["prune_low_magnitude_d0", "prune_low_magnitude_out"]
+    assert pruned.get_layer("head").name == "head"
+    sequential = keras.Sequential([keras.Input((12,)), keras.layers.Dense(4, name="a")])
+    pruned = prune(sequential, schedule="constant")
+    assert [layer.name for layer in pruned.layers] == ["prune_low_magnitude_a"]
+
+
+# ----------------------------------------------------------------- callbacks
+@tf_keras_only
+def test_pruning_callbacks_adds_summaries_only_with_a_log_dir(tmp_path):
+    names = [type(c).__name__ for c in pruning_callbacks()]
+    assert names == ["UpdatePruningStep"]
+    names = [type(c).__name__ for c in pruning_callbacks(tmp_path / "logs")]
+    assert names == ["UpdatePruningStep", "PruningSummaries"]
+
+
+@tf_keras_only
+def test_pruning_callbacks_without_tensorboard_raises_import_error(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(pruning, "_tensorboard_installed", lambda: False)
+    with pytest.raises(ImportError, match="pip install tensorboard"):
+        pruning_callbacks(tmp_path)
+    with pytest.raises(TypeError, match="log_dir"):
+        pruning_callbacks(42)
+
+
+# --------------------------------------------------------------- distillation
+def _teacher(x, y):
+    teacher = mlp(units=(32, 32), name="teacher")
+    teacher.compile(optimizer="adam", loss=LOSS)
+    teacher.fit(x, y, epochs=5, batch_size=32, verbose=0)
+    return teacher
+
+
+@tf_keras_only
+def test_distilling_a_pruned_student_reaches_target_sparsity(tmp_path):
+    x, y = data(n=256)
+    teacher = _teacher(x, y)
+    end = pruning_end_step(3, math.ceil(len(x) / 32), frequency=4)
+    pruned = prune(mlp(units=(32,)), target_sparsity=0.8, end_step=end, frequency=4)
+    distiller = Distiller(student=pruned, teacher=teacher, alpha=0.1)
+    distiller.compile(optimizer="adam", loss=LOSS)
+    history = distiller.fit(
+        x,
+        y,
+        batch_size=32,
+        epochs=3,
+        verbose=0,
+        callbacks=pruning_callbacks(tmp_path / "logs"),
+    )
+    assert set(history.history) >= {"loss", "student_loss", "distillation_loss"}
+    report = sparsity_report(strip_pruning(distiller.student))
+    for name, entry in report.items():
+        assert entry["sparsity"] == pytest.approx(0.8, abs=1 / entry["params"]), name
+    # PruningSummaries wrote TensorBoard event files.
+    assert list((tmp_path / "logs" / "metrics").glob("events.out.tfevents.*"))

@@ -1,0 +1,180 @@
+"""Tests for keras_distill.compress.quantization (TF-MOT QAT)."""
+
+import numpy as np
+import pytest
+from compress_models import LOSS
+from compress_models import data
+from compress_models import keras3_mlp
+from compress_models import mlp
+from compress_models import subclassed
+from conftest import keras3_only
+from conftest import tf_keras_only
+
+from keras_distill import Distiller
+from keras_distill._compat import keras
+from keras_distill.compress import cluster
+from keras_distill.compress import prune
+from keras_distill.compress import pruning_callbacks
+from keras_distill.compress import quantize
+from keras_distill.compress import sparsity_report
+from keras_distill.compress import strip_clustering
+from keras_distill.compress import strip_pruning
+
+
+def _fit(model, x, y, epochs=1, callbacks=None):
+    model.compile(optimizer="adam", loss=LOSS)
+    return model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, callbacks=callbacks)
+
+
+@keras3_only
+def test_quantize_on_keras3_raises_runtime_error_naming_the_switch():
+    with pytest.raises(RuntimeError, match="TF_USE_LEGACY_KERAS=1"):
+        quantize(mlp())
+
+
+@tf_keras_only
+def test_quantize_given_a_keras3_model_raises_type_error_naming_the_switch():
+    with pytest.raises(TypeError, match="Keras 3 model.*TF_USE_LEGACY_KERAS=1"):
+        quantize(keras3_mlp())
+
+
+@tf_keras_only
+def test_quantize_wraps_every_layer_and_leaves_the_student_unchanged():
+    student = mlp(units=(8,))
+    before = [w.copy() for w in student.get_weights()]
+    qat = quantize(student)
+    wrapped = [layer.name for layer in qat.layers if layer.name.startswith("quant_")]
+    assert wrapped == ["quant_d0", "quant_out"]
+    x, y = data(n=64)
+    _fit(qat, x, y)
+    for old, new in zip(before, student.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+@tf_keras_only
+def test_quantize_selected_layers_keeps_the_others_weights_float():
+    qat = quantize(mlp(units=(8, 8)), layers=["d1"])
+    configs = {
+        layer.name: type(getattr(layer, "quantize_config", None)).__name__
+        for layer in qat.layers
+    }
+    assert configs["quant_d1"] == "Default8BitQuantizeConfig"
+    # TF-MOT quantizes the output (not the weights) of the layer feeding d1.
+    assert configs["quant_d0"] == "OutputOnlyConfig"
+    assert type(qat.get_layer("out")).__name__ == "Dense"
+
+
+@tf_keras_only
+def test_quantize_unknown_layer_name_lists_the_available_names():
+    with pytest.raises(ValueError, match=r"\['dense_9'\].*Available.*'d0', 'out'"):
+        quantize(mlp(), layers=["dense_9"])
+
+
+@tf_keras_only
+def test_quantize_empty_layer_list_raises_value_error():
+    with pytest.raises(ValueError, match="`layers` is empty"):
+        quantize(mlp(), layers=[])
+
+
+@tf_keras_only
+def test_quantize_names_every_unsupported_layer_and_the_subset_fix():
+    model = keras.Sequential(
+        [
+            keras.Input((16, 2)),
+            keras.layers.Conv1D(4, 3, name="conv"),
+            keras.layers.LayerNormalization(name="norm"),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(3, name="out"),
+        ]
+    )
+    with pytest.raises(ValueError) as error:
+        quantize(model)
+    message = str(error.value)
+    assert "'conv' (Conv1D)" in message
+    assert "'norm' (LayerNormalization)" in message
+    assert "layers=['flat', 'out']" in message
+    # The suggested subset works.
+    qat = quantize(model, layers=["flat", "out"])
+    assert "quant_out" in [layer.name for layer in qat.layers]
+
+
+@tf_keras_only
+def test_quantize_folds_batchnorm_after_conv2d_instead_of_rejecting_it():
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.BatchNormalization(name="bn"),
+            keras.layers.ReLU(name="relu"),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(3, name="out"),
+        ]
+    )
+    assert "quant_conv" in [layer.name for layer in quantize(model).layers]
+
+
+@tf_keras_only
+def test_quantize_bad_preserve_subclassed_and_nested_models_raise():
+    with pytest.raises(ValueError, match="preserve"):
+        quantize(mlp(), preserve="pruning")
+    with pytest.raises(TypeError, match="Functional or Sequential"):
+        quantize(subclassed())
+    inner = mlp(units=(4,), name="inner")
+    x = keras.Input((12,))
+    with pytest.raises(ValueError, match="nested models.*'inner'"):
+        quantize(keras.Model(x, inner(x)))
+
+
+@tf_keras_only
+def test_quantize_a_still_pruned_student_asks_to_strip_first():
+    with pytest.raises(ValueError, match="strip_pruning"):
+        quantize(prune(mlp(), schedule="constant"), preserve="sparsity")
+
+
+@tf_keras_only
+def test_pruning_preserving_qat_keeps_the_zeros_and_plain_qat_does_not():
+    x, y = data(n=128)
+    pruned = prune(
+        mlp(units=(16,)), target_sparsity=0.5, schedule="constant", frequency=1
+    )
+    _fit(pruned, x, y, callbacks=pruning_callbacks())
+    sparse = strip_pruning(pruned)
+    for preserve, expected in [("sparsity", True), ("none", False)]:
+        qat = quantize(sparse, preserve=preserve)
+        _fit(qat, x, y, epochs=2)
+        report = sparsity_report(qat)
+        kept = all(entry["sparsity"] >= 0.5 - 1e-9 for entry in report.values())
+        assert kept is expected, (preserve, report)
+
+
+@tf_keras_only
+def test_cluster_preserving_qat_keeps_at_most_the_cluster_count_of_values():
+    x, y = data(n=128)
+    clustered = cluster(mlp(units=(16,)), number_of_clusters=4)
+    _fit(clustered, x, y)
+    qat = quantize(strip_clustering(clustered), preserve="clusters")
+    _fit(qat, x, y, epochs=2)
+    converted = qat.predict(x, verbose=0)
+    assert np.all(np.isfinite(converted))
+    for layer in qat.layers:
+        if layer.name.startswith("quant_"):
+            # The wrapper computes the kernel from centroids and indices.
+            indices = [w for w in layer.weights if "pulling_indices" in w.name]
+            assert indices, layer.name
+            assert len(np.unique(indices[0].numpy())) <= 4
+
+
+@tf_keras_only
+def test_distilling_a_qat_student_lowers_the_loss():
+    x, y = data(n=256)
+    teacher = mlp(units=(32, 32), name="teacher")
+    teacher.compile(optimizer=keras.optimizers.Adam(0.01), loss=LOSS)
+    teacher.fit(x, y, batch_size=32, epochs=10, verbose=0)
+    distiller = Distiller(student=quantize(mlp(units=(16,))), teacher=teacher)
+    distiller.compile(optimizer=keras.optimizers.Adam(0.01), loss=LOSS)
+    history = distiller.fit(x, y, batch_size=32, epochs=5, verbose=0).history
+    assert history["loss"][-1] < 0.85 * history["loss"][0]
+    assert history["distillation_loss"][-1] < history["distillation_loss"][0]
+    assert type(distiller.student.get_layer("quant_d0")).__name__ == (
+        "QuantizeWrapperV2"
+    )

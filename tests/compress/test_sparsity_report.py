@@ -1,0 +1,94 @@
+"""Tests for keras_distill.compress.sparsity_report (both Keras flavours)."""
+
+import numpy as np
+import pytest
+from compress_models import data
+from compress_models import keras3_mlp
+from compress_models import mlp
+from conftest import keras3_only
+from conftest import tf_keras_only
+
+from keras_distill._compat import keras
+from keras_distill.compress import sparsity_report
+
+
+def _zero_out(model, fraction, seed=0):
+    """Sets a random `fraction` of every kernel to zero; returns the kernels."""
+    rng = np.random.default_rng(seed)
+    kernels = {}
+    for layer in model.layers[1:]:
+        kernel, bias = layer.get_weights()
+        kernel[rng.random(kernel.shape) < fraction] = 0.0
+        layer.set_weights([kernel, bias])
+        kernels[layer.name] = kernel
+    return kernels
+
+
+def test_sparsity_report_matches_a_numpy_count_of_zeros():
+    model = mlp(units=(16, 8))
+    kernels = _zero_out(model, 0.7)
+    report = sparsity_report(model)
+    assert list(report) == ["d0", "d1", "out"]
+    for name, kernel in kernels.items():
+        zeros = int(np.sum(kernel.astype(np.float64) == 0.0))
+        assert report[name]["zeros"] == zeros
+        assert report[name]["params"] == kernel.size
+        assert report[name]["sparsity"] == zeros / kernel.size
+
+
+def test_sparsity_report_leaves_biases_out_and_reports_dense_as_zero():
+    report = sparsity_report(mlp())
+    assert report["d0"] == {
+        "sparsity": 0.0,
+        "zeros": 0,
+        "params": 12 * 16,
+        "structured_2_4": False,
+    }
+
+
+def test_sparsity_report_detects_two_four_structure_along_input_channels():
+    x = keras.Input((8,))
+    model = keras.Model(x, keras.layers.Dense(2, name="d")(x))
+    kernel = np.ones((8, 2), np.float32)  # [in, out]
+    kernel[[0, 1, 4, 5], 0] = 0.0  # 2 zeros in each group of 4 inputs
+    kernel[[2, 3, 6, 7], 1] = 0.0
+    model.get_layer("d").set_weights([kernel, np.zeros(2, np.float32)])
+    assert sparsity_report(model)["d"]["structured_2_4"] is True
+    kernel[[0, 1], 0] = 1.0  # group 0 of output 0 now has no zero
+    model.get_layer("d").set_weights([kernel, np.zeros(2, np.float32)])
+    assert sparsity_report(model)["d"]["structured_2_4"] is False
+
+
+def test_sparsity_report_names_layers_of_nested_models():
+    inner = mlp(units=(4,), name="inner")
+    x = keras.Input((12,))
+    outer = keras.Model(x, keras.layers.Dense(2, name="head")(inner(x)))
+    assert list(sparsity_report(outer)) == ["inner/d0", "inner/out", "head"]
+
+
+def test_sparsity_report_rejects_non_models():
+    with pytest.raises(TypeError, match="Keras model"):
+        sparsity_report("model.keras")
+
+
+@keras3_only
+def test_sparsity_report_works_on_keras3_models_without_tfmot():
+    model = keras3_mlp()
+    assert list(sparsity_report(model).values())[0]["params"] == 36
+
+
+@tf_keras_only
+def test_sparsity_report_gives_same_numbers_for_wrapped_and_stripped_models():
+    from keras_distill.compress import prune
+    from keras_distill.compress import pruning_callbacks
+    from keras_distill.compress import quantize
+    from keras_distill.compress import strip_pruning
+
+    x, y = data(n=64)
+    pruned = prune(mlp(), target_sparsity=0.5, schedule="constant", frequency=1)
+    pruned.compile(optimizer="adam", loss="mse")
+    pruned.fit(x, np.eye(3)[y], epochs=1, verbose=0, callbacks=pruning_callbacks())
+    stripped = strip_pruning(pruned)
+    assert sparsity_report(pruned) == sparsity_report(stripped)
+    # A QAT wrapper detaches the kernel from the wrapped layer; still measured.
+    assert sparsity_report(quantize(stripped)) == sparsity_report(stripped)
