@@ -10,6 +10,8 @@ from keras_distill import _compat
 from keras_distill._compat import keras
 from keras_distill.losses.response import KLDivergence
 from keras_distill.losses.response import ProbabilityLoss
+from keras_distill.teacher_cache import cached_batch
+from keras_distill.teacher_cache import check_cached_teacher
 
 
 def check_temperature(value, argname: str = "temperature") -> float:
@@ -127,6 +129,13 @@ class Distiller(keras.Model):
     returns the student's outputs); `distiller.student` is what you save, prune and
     export. The teacher is frozen (`teacher.trainable = False`).
 
+    It trains under `tf.distribute` strategies (each replica's loss is weighted by
+    its share of the global batch, so N devices match one), with mixed precision
+    (the losses are computed in float32) and with `compile(jit_compile=...,
+    steps_per_execution=...)`. Without augmentation, `cached_teacher=True` trains
+    on teacher logits computed once by `keras_distill.cache_teacher_outputs`. See
+    docs/speed.md.
+
     Args:
         student: `keras.Model`, the model to train. Functional or Sequential if you
             prune or quantize it later (TF-MOT needs that).
@@ -196,7 +205,7 @@ class Distiller(keras.Model):
         alpha = check_alpha(alpha)
         _compat.check_model(student, "student")
         if cached_teacher:
-            _check_cached_teacher(teacher, augmentation)
+            check_cached_teacher(teacher, augmentation)
             teachers = []
         else:
             teachers = [
@@ -612,7 +621,7 @@ class Distiller(keras.Model):
         for a backward pass it never has. With `cached_teacher` it does not run.
         """
         if self.cached_teacher:
-            x, y, teacher = _cached_batch(data)
+            x, y, teacher = cached_batch(data)
             return x, y, None, teacher, None
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         mixing = None
@@ -644,9 +653,11 @@ class Distiller(keras.Model):
             losses = self._compute_losses(y, teacher, student, sample_weight, mixing)
             scaled = _scale_for_distribution(losses[0], tf.shape(student[None])[0])
             # Mixed float16: scaled up so small float16 gradients do not vanish.
-            scaled = _scale_loss(self.optimizer, scaled)
+            scaled = _compat.scale_loss(self.optimizer, scaled)
         variables = self.trainable_student_variables()
-        gradients = _unscale_gradients(self.optimizer, tape.gradient(scaled, variables))
+        gradients = _compat.unscale_gradients(
+            self.optimizer, tape.gradient(scaled, variables)
+        )
         self.optimizer.apply_gradients(zip(gradients, variables))
         if mixing is not None and y is not None:
             partner, lam = mixing
@@ -738,38 +749,6 @@ def _check_augmentation(augmentation):
     return augmentation
 
 
-def _check_cached_teacher(teacher, augmentation):
-    if teacher is not None:
-        raise ValueError(
-            "cached_teacher=True trains on teacher logits that come with the data, "
-            f"so `teacher` must be None; got {type(teacher).__name__}. Build the "
-            "data with keras_distill.cache_teacher_outputs(teacher, x, y), or pass "
-            "the teacher with cached_teacher=False to run it live."
-        )
-    if augmentation is not None:
-        raise ValueError(
-            "cached_teacher=True cannot be combined with `augmentation`: the cached "
-            "teacher logits describe the original inputs, not the augmented ones "
-            "the student would see, so the student would learn wrong targets. Use "
-            "a live teacher (cached_teacher=False) with augmentation, or drop the "
-            "augmentation to cache."
-        )
-
-
-def _cached_batch(data):
-    """`(x, y, teacher_logits)` of a cached-teacher batch, with a clear error."""
-    if not isinstance(data, (tuple, list)) or len(data) != 3:
-        raise ValueError(
-            "A Distiller with cached_teacher=True reads batches (x, y, "
-            "teacher_logits), as keras_distill.cache_teacher_outputs(teacher, x, y) "
-            f"returns; got {type(data).__name__} of "
-            f"{len(data) if isinstance(data, (tuple, list)) else 1} element(s). "
-            "Build the training and validation data with cache_teacher_outputs."
-        )
-    x, y, logits = data
-    return x, y, {None: tf.stop_gradient(tf.cast(logits, tf.float32))}
-
-
 def _read(variable) -> float:
     """A scalar variable's value, also while a tf.function is being traced."""
     with tf.init_scope():
@@ -829,28 +808,6 @@ def _weighted_mean(values, weights, batch):
     if weights is not None:
         values = values * weights
     return tf.math.divide_no_nan(tf.reduce_sum(values), tf.cast(batch, tf.float32))
-
-
-def _scale_loss(optimizer, loss):
-    """The loss a mixed_float16 `LossScaleOptimizer` differentiates (else `loss`).
-
-    Keras 3 optimizers scale in `scale_loss` and unscale in `apply_gradients`;
-    tf_keras' `LossScaleOptimizer` needs `get_scaled_loss` and
-    `get_unscaled_gradients` around a custom step.
-    """
-    if _compat.LEGACY_KERAS:
-        if isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer):
-            return optimizer.get_scaled_loss(loss)
-        return loss
-    return optimizer.scale_loss(loss)
-
-
-def _unscale_gradients(optimizer, gradients):
-    if _compat.LEGACY_KERAS and isinstance(
-        optimizer, keras.mixed_precision.LossScaleOptimizer
-    ):
-        return optimizer.get_unscaled_gradients(gradients)
-    return gradients
 
 
 def _scale_for_distribution(loss, batch):

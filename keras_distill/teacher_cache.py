@@ -275,3 +275,36 @@ def dense_logits(values, indices, tail, classes: int):
     kept = tf.reduce_sum(one_hot * values[..., None], axis=1)
     mask = tf.reduce_sum(one_hot, axis=1)
     return kept + (1.0 - mask) * tf.cast(tail, tf.float32)
+
+
+def check_cached_teacher(teacher, augmentation):
+    """Raises unless a cached-teacher Distiller gets no teacher and no augmentation."""
+    if teacher is not None:
+        raise ValueError(
+            "cached_teacher=True trains on teacher logits that come with the data, "
+            f"so `teacher` must be None; got {type(teacher).__name__}. Build the "
+            "data with keras_distill.cache_teacher_outputs(teacher, x, y), or pass "
+            "the teacher with cached_teacher=False to run it live."
+        )
+    if augmentation is not None:
+        raise ValueError(
+            "cached_teacher=True cannot be combined with `augmentation`: the cached "
+            "teacher logits describe the original inputs, not the augmented ones "
+            "the student would see, so the student would learn wrong targets. Use "
+            "a live teacher (cached_teacher=False) with augmentation, or drop the "
+            "augmentation to cache."
+        )
+
+
+def cached_batch(data):
+    """`(x, y, teacher_logits)` of a cached-teacher batch, with a clear error."""
+    if not isinstance(data, (tuple, list)) or len(data) != 3:
+        raise ValueError(
+            "A Distiller with cached_teacher=True reads batches (x, y, "
+            "teacher_logits), as keras_distill.cache_teacher_outputs(teacher, x, y) "
+            f"returns; got {type(data).__name__} of "
+            f"{len(data) if isinstance(data, (tuple, list)) else 1} element(s). "
+            "Build the training and validation data with cache_teacher_outputs."
+        )
+    x, y, logits = data
+    return x, y, {None: tf.stop_gradient(tf.cast(logits, tf.float32))}
