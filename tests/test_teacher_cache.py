@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from models import blobs
 from models import mlp
 from models import sparse_ce
@@ -68,6 +69,17 @@ def test_cached_dataset_yields_each_example_once_with_its_teacher_logits():
     np.testing.assert_allclose(
         ts[order], teacher.predict(x, verbose=0)[expected], rtol=1e-5, atol=1e-6
     )
+
+
+def test_dataset_input_is_read_once_like_arrays():
+    x, y = blobs(40)
+    teacher = mlp(hidden=(32,), name="teacher")
+    batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    from_dataset = cache_teacher_outputs(teacher, batches, shuffle=False)
+    from_arrays = cache_teacher_outputs(teacher, x, y, shuffle=False)
+    for a, b in zip(from_dataset.as_numpy_iterator(), from_arrays.as_numpy_iterator()):
+        for part_a, part_b in zip(a, b):
+            np.testing.assert_array_equal(part_a, part_b)
 
 
 def test_top_k_restores_exact_top_probabilities_and_tail_mass_at_temperature_1():
