@@ -630,19 +630,13 @@ class Distiller(keras.Model):
         return x, y, sample_weight, self._teacher_outputs(x), mixing
 
     def _check_cached_logits(self, teacher, student):
-        cached, own = teacher[None].shape, student[None].shape
-        if (
-            self.cached_teacher
-            and cached[-1:] != own[-1:]
-            and None
-            not in (
-                cached[-1],
-                own[-1],
-            )
-        ):
+        if not self.cached_teacher:
+            return
+        cached, own = teacher[None].shape[-1], student[None].shape[-1]
+        if cached is not None and own is not None and cached != own:
             raise ValueError(
-                f"The cached teacher logits have shape {tuple(cached)} but the "
-                f"student outputs {tuple(own)}: both must predict the same classes."
+                f"The cached teacher logits have {cached} classes but the student "
+                f"outputs {own}: both must predict the same classes."
             )
 
     def train_step(self, data):
