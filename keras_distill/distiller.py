@@ -454,9 +454,11 @@ class Distiller(keras.Model):
                 "Pass the student loss once: as `loss` or as `student_loss_fn`."
             )
         student_loss = loss if loss is not None else student_loss_fn
+        # Validate everything before changing anything: a refused compile leaves
+        # the Distiller as it was.
         new_alpha = self.alpha if alpha is None else check_alpha(alpha)
         if temperature is not None:
-            self.temperature = temperature
+            temperature = check_temperature(temperature)
         if isinstance(student_loss, (str, dict)):
             student_loss = keras.losses.get(student_loss)
         if student_loss is not None and not callable(student_loss):
@@ -482,7 +484,17 @@ class Distiller(keras.Model):
                 "keras.losses.SparseCategoricalCrossentropy(from_logits=True)."
             )
         if distillation_loss_fn is not None:
+            chosen = [type(loss).__name__ for loss in self.distillation_losses]
+            if chosen != ["KLDivergence"]:
+                raise ValueError(
+                    "`distillation_loss_fn` would replace the distillation losses "
+                    f"given to the Distiller ({', '.join(chosen)}). Pass the losses "
+                    "in one place: `Distiller(distillation_losses=[...])`, or "
+                    "`distillation_loss_fn` with the default losses."
+                )
             self._set_distillation_losses(ProbabilityLoss(distillation_loss_fn), None)
+        if temperature is not None:
+            self.temperature = temperature
         self.alpha = new_alpha
         self.student_loss_fn = student_loss
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)

@@ -93,7 +93,25 @@ def test_bad_values_in_compile_are_refused_and_keep_settings():
         d.compile(loss=sparse_ce(), temperature=0)
     with pytest.raises(ValueError, match="`alpha` must be"):
         d.compile(loss=sparse_ce(), alpha=2)
+    # A valid temperature next to an invalid loss is not half-applied either.
+    with pytest.raises(ValueError, match="expects probabilities"):
+        d.compile(loss="sparse_categorical_crossentropy", temperature=7.0)
     assert d.temperature == 2.0
+    assert d.alpha == pytest.approx(0.1)
+
+
+def test_keras_io_loss_does_not_silently_replace_constructor_losses():
+    student, teacher = _pair()
+    d = keras_distill.Distiller(
+        student=student,
+        teacher=teacher,
+        distillation_losses=[keras_distill.losses.LogitMSE()],
+    )
+    with pytest.raises(ValueError, match="would replace the distillation losses"):
+        d.compile(loss=sparse_ce(), distillation_loss_fn=keras.losses.KLDivergence())
+    assert [type(loss) for loss in d.distillation_losses] == [
+        keras_distill.losses.LogitMSE
+    ]
 
 
 def test_setting_a_bad_temperature_later_is_refused():

@@ -67,3 +67,24 @@ def test_importing_every_module_keeps_the_keras_flavour_and_environment(legacy):
         assert (tf_keras_package, flavour) == ("tf_keras", "tf_keras")
     else:
         assert (tf_keras_package, flavour) == ("keras", "keras3")
+
+
+def test_import_is_light_and_subpackages_load_on_first_use():
+    code = (
+        "import sys, keras_distill\n"
+        "heavy = {'tensorflow_datasets', 'ai_edge_litert'}\n"
+        "assert not heavy & set(sys.modules), heavy & set(sys.modules)\n"
+        "for name in keras_distill._LAZY_SUBPACKAGES:\n"
+        "    module = getattr(keras_distill, name)\n"
+        "    assert module.__name__ == 'keras_distill.' + name\n"
+        "    assert name in dir(keras_distill)\n"
+        "try:\n"
+        "    keras_distill.nonexistent\n"
+        "except AttributeError as err:\n"
+        "    print('AttributeError', err)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "has no attribute 'nonexistent'" in out.stdout

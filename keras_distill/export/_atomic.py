@@ -110,15 +110,24 @@ def remove_created_dirs(created: list[pathlib.Path]) -> None:
             folder.rmdir()
 
 
+def _read_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+# Read once, at import: changing the umask later, even for an instant, could
+# give a file another thread creates meanwhile the wrong permissions.
+_UMASK = _read_umask()
+
+
 def _file_mode() -> int:
     """The mode a plain `open(path, "w")` would give: 0o666 minus the umask.
 
     `mkstemp` creates 0o600 files; an exported model should be as readable as
     any other file the user writes (e.g. copied into an app's assets).
     """
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~_UMASK
 
 
 def write_bytes_atomic(path: pathlib.Path, data: bytes) -> None:

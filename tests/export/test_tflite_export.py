@@ -149,7 +149,10 @@ def test_default_path_is_under_saved_models_of_the_working_directory(
     path = export_tflite(et.trained_student("student_v2"))
     assert path == tmp_path / "saved_models" / "student_v2_float32.tflite"
     assert path.is_file() and no_stray_files(path.parent)
-    assert oct(path.stat().st_mode & 0o777) != oct(0o600)  # not mkstemp's mode
+    # The mode a plain open() gives (0o666 minus the umask), not mkstemp's 0o600.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask)
 
 
 def test_relative_path_resolves_against_the_working_directory(tmp_path, monkeypatch):
