@@ -12,6 +12,7 @@ The package, in the order a model goes through it:
 - `compress`: pruning, quantization-aware training and clustering (TF-MOT,
   tf_keras only).
 - `export`: `.tflite` files verified in LiteRT, for Android.
+- `demo`: the stages of `keras-distill demo` (cli.py), which runs all of the above.
 
 Subpackages other than `losses` are imported on first use (`keras_distill.export`
 loads LiteRT, `keras_distill.data` loads TFDS), so `import keras_distill` stays
@@ -32,6 +33,7 @@ _LAZY_SUBPACKAGES = (
     "compress",
     "continual",
     "data",
+    "demo",
     "export",
     "schedules",
 )

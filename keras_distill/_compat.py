@@ -153,3 +153,24 @@ def is_graph_model(model) -> bool:
         except (AttributeError, ValueError):
             return False
     return False
+
+
+def scale_loss(optimizer, loss):
+    """The loss a mixed_float16 `LossScaleOptimizer` differentiates (else `loss`).
+
+    Keras 3 optimizers scale in `scale_loss` and unscale in `apply_gradients`;
+    tf_keras' `LossScaleOptimizer` needs `get_scaled_loss` and
+    `get_unscaled_gradients` around a custom step.
+    """
+    if LEGACY_KERAS:
+        if isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer):
+            return optimizer.get_scaled_loss(loss)
+        return loss
+    return optimizer.scale_loss(loss)
+
+
+def unscale_gradients(optimizer, gradients):
+    """Undoes `scale_loss` on gradients where the optimizer does not (tf_keras)."""
+    if LEGACY_KERAS and isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer):
+        return optimizer.get_unscaled_gradients(gradients)
+    return gradients

@@ -10,6 +10,8 @@ from keras_distill import _compat
 from keras_distill._compat import keras
 from keras_distill.losses.response import KLDivergence
 from keras_distill.losses.response import ProbabilityLoss
+from keras_distill.teacher_cache import cached_batch
+from keras_distill.teacher_cache import check_cached_teacher
 
 
 def check_temperature(value, argname: str = "temperature") -> float:
@@ -127,6 +129,13 @@ class Distiller(keras.Model):
     returns the student's outputs); `distiller.student` is what you save, prune and
     export. The teacher is frozen (`teacher.trainable = False`).
 
+    It trains under `tf.distribute` strategies (each replica's loss is weighted by
+    its share of the global batch, so N devices match one), with mixed precision
+    (the losses are computed in float32) and with `compile(jit_compile=...,
+    steps_per_execution=...)`. Without augmentation, `cached_teacher=True` trains
+    on teacher logits computed once by `keras_distill.cache_teacher_outputs`. See
+    docs/speed.md.
+
     Args:
         student: `keras.Model`, the model to train. Functional or Sequential if you
             prune or quantize it later (TF-MOT needs that).
@@ -153,13 +162,19 @@ class Distiller(keras.Model):
             with training=True), any callable `x -> x` that keeps the labels
             valid, or a list of these applied in order (at most one Mixup).
             Defaults to None.
+        cached_teacher: bool, train on teacher logits computed ahead of time
+            (offline distillation): `teacher` stays None and every batch is
+            `(x, y, teacher_logits)`, as `keras_distill.cache_teacher_outputs`
+            returns, for `fit` and `evaluate` alike. Only for inputs that are
+            not augmented, and for losses on the logits. Defaults to False.
         **kwargs: passed to `keras.Model` (`name`, ...).
 
     Raises:
         ValueError, TypeError: for a missing or non-model student or teacher, a
             model of the other Keras flavour, the same model as both, input or
             output shapes that differ, a temperature or alpha out of range,
-            weights whose count does not match, or a missing layer name.
+            weights whose count does not match, a missing layer name, or
+            `cached_teacher=True` with a teacher, augmentation or feature losses.
 
     Example:
     ```python
@@ -185,15 +200,20 @@ class Distiller(keras.Model):
         distillation_loss_weights=None,
         teacher_weights=None,
         augmentation=None,
+        cached_teacher: bool = False,
         **kwargs,
     ):
         temperature = check_temperature(temperature)
         augmentation = _check_augmentation(augmentation)
         alpha = check_alpha(alpha)
         _compat.check_model(student, "student")
-        teachers = [
-            _compat.check_model(t, "teacher") for t in _as_teacher_list(teacher)
-        ]
+        if cached_teacher:
+            check_cached_teacher(teacher, augmentation)
+            teachers = []
+        else:
+            teachers = [
+                _compat.check_model(t, "teacher") for t in _as_teacher_list(teacher)
+            ]
         if any(t is student for t in teachers):
             raise ValueError(
                 "`teacher` and `student` are the same model object. Distil into a "
@@ -216,9 +236,12 @@ class Distiller(keras.Model):
         super().__init__(**kwargs)
         self.student = student
         self.teachers = teachers
+        self.cached_teacher = bool(cached_teacher)
         for t in teachers:
             t.trainable = False
-        self.teacher_weights = self._check_teacher_weights(teacher_weights)
+        self.teacher_weights = (
+            self._check_teacher_weights(teacher_weights) if teachers else []
+        )
         self.augmentation = augmentation
         # Plain tf.Variables, read inside the compiled step: callbacks and schedules
         # assign them without retracing, and they are not mixed into the weights.
@@ -241,8 +264,8 @@ class Distiller(keras.Model):
     # ----------------------------------------------------------------- settings
     @property
     def teacher(self):
-        """The teacher model (the first one when there are several)."""
-        return self.teachers[0]
+        """The teacher model (the first one when there are several), or None."""
+        return self.teachers[0] if self.teachers else None
 
     @property
     def temperature(self) -> float:
@@ -350,6 +373,13 @@ class Distiller(keras.Model):
         self._loss_weights = tf.Variable(weights, trainable=False, dtype=tf.float32)
         teacher_layers = [ls.teacher_layer for ls in losses if ls.teacher_layer]
         student_layers = [ls.student_layer for ls in losses if ls.student_layer]
+        if teacher_layers and self.cached_teacher:
+            raise ValueError(
+                "cached_teacher=True stores only the teacher's logits, but the "
+                f"distillation losses read the teacher layers {teacher_layers}. Use "
+                "losses on the logits (e.g. 'kl'), or a live teacher for feature "
+                "losses."
+            )
         if teacher_layers and len(self.teachers) > 1:
             raise ValueError(
                 "Feature losses read intermediate teacher layers, which is defined "
@@ -364,10 +394,13 @@ class Distiller(keras.Model):
             teachers=[_tap(t, self._teacher_layers, "teacher") for t in self.teachers],
             student=_tap(self.student, self._student_layers, "student"),
         )
-        teacher_shapes = self._feature_shapes(
-            self._taps.teachers[0], self._teacher_layers
-        )
         student_shapes = self._feature_shapes(self._taps.student, self._student_layers)
+        # Cached logits have the student's shape: the step checks that they do.
+        teacher_shapes = (
+            self._feature_shapes(self._taps.teachers[0], self._teacher_layers)
+            if self._taps.teachers
+            else {None: student_shapes.get(None)}
+        )
         for loss in losses:
             t_shape = teacher_shapes.get(loss.teacher_layer)
             s_shape = student_shapes.get(loss.student_layer)
@@ -555,17 +588,18 @@ class Distiller(keras.Model):
             student_loss = tf.zeros((), tf.float32)
         elif mixing is not None:
             partner, lam = mixing
-            own = self._per_example_student_loss(y, logits, batch)
-            other = self._per_example_student_loss(tf.gather(y, partner), logits, batch)
+            own = _per_example_loss(self.student_loss_fn, y, logits, batch)
+            other = _per_example_loss(
+                self.student_loss_fn, tf.gather(y, partner), logits, batch
+            )
             student_loss = _weighted_mean(
                 lam * own + (1.0 - lam) * other, weights, batch
             )
         else:
-            student_loss = tf.cast(
-                self.student_loss_fn(y, logits, sample_weight=sample_weight)
-                if isinstance(self.student_loss_fn, keras.losses.Loss)
-                else _weighted_mean(self.student_loss_fn(y, logits), weights, batch),
-                tf.float32,
+            student_loss = _weighted_mean(
+                _per_example_loss(self.student_loss_fn, y, logits, batch),
+                weights,
+                batch,
             )
         per_loss = []
         for loss in self.distillation_losses:
@@ -581,14 +615,6 @@ class Distiller(keras.Model):
         if regularization:
             total += tf.add_n([tf.cast(r, tf.float32) for r in regularization])
         return total, student_loss, distill, per_loss
-
-    def _per_example_student_loss(self, y, logits, batch):
-        fn = self.student_loss_fn
-        values = (
-            fn.call(y, logits) if isinstance(fn, keras.losses.Loss) else fn(y, logits)
-        )
-        values = tf.reshape(tf.cast(values, tf.float32), [batch, -1])
-        return tf.reduce_mean(values, axis=-1)
 
     def _augment(self, x):
         """The augmented batch and, for Mixup, its `(partner, lam)`."""
@@ -635,18 +661,44 @@ class Distiller(keras.Model):
             variables += list(loss.trainable_variables)
         return variables
 
-    def train_step(self, data):
+    def _unpack(self, data, training):
+        """`x, y, sample_weight`, the teacher's outputs and the Mixup of a batch.
+
+        The teacher runs here, outside any gradient tape: no activations are kept
+        for a backward pass it never has. With `cached_teacher` it does not run.
+        """
+        if self.cached_teacher:
+            x, y, teacher = cached_batch(data)
+            return x, y, None, teacher, None
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         mixing = None
-        if self.augmentation is not None:
+        if training and self.augmentation is not None:
             x, mixing = self._augment(x)
-        teacher = self._teacher_outputs(x)
+        return x, y, sample_weight, self._teacher_outputs(x), mixing
+
+    def _check_cached_logits(self, teacher, student):
+        if not self.cached_teacher:
+            return
+        cached, own = teacher[None].shape[-1], student[None].shape[-1]
+        if cached is not None and own is not None and cached != own:
+            raise ValueError(
+                f"The cached teacher logits have {cached} classes but the student "
+                f"outputs {own}: both must predict the same classes."
+            )
+
+    def train_step(self, data):
+        x, y, sample_weight, teacher, mixing = self._unpack(data, training=True)
         with tf.GradientTape() as tape:
             student = self._student_outputs(x, training=True)
+            self._check_cached_logits(teacher, student)
             losses = self._compute_losses(y, teacher, student, sample_weight, mixing)
-            scaled = _scale_for_distribution(losses[0])
+            scaled = _scale_for_distribution(losses[0], tf.shape(student[None])[0])
+            # Mixed float16: scaled up so small float16 gradients do not vanish.
+            scaled = _compat.scale_loss(self.optimizer, scaled)
         variables = self.trainable_student_variables()
-        gradients = tape.gradient(scaled, variables)
+        gradients = _compat.unscale_gradients(
+            self.optimizer, tape.gradient(scaled, variables)
+        )
         self.optimizer.apply_gradients(zip(gradients, variables))
         if mixing is not None and y is not None:
             partner, lam = mixing
@@ -659,9 +711,9 @@ class Distiller(keras.Model):
         return self._update_trackers(x, y, student[None], sample_weight, losses)
 
     def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        teacher = self._teacher_outputs(x)
+        x, y, sample_weight, teacher, _ = self._unpack(data, training=False)
         student = self._student_outputs(x, training=False)
+        self._check_cached_logits(teacher, student)
         losses = self._compute_losses(y, teacher, student, sample_weight)
         return self._update_trackers(x, y, student[None], sample_weight, losses)
 
@@ -673,7 +725,7 @@ class Distiller(keras.Model):
         config.update(
             {
                 "student": serialize(self.student),
-                "teacher": teachers[0] if len(teachers) == 1 else teachers,
+                "teacher": teachers[0] if len(teachers) == 1 else teachers or None,
                 "temperature": self.temperature,
                 "alpha": self.alpha,
                 "distillation_losses": [
@@ -681,6 +733,7 @@ class Distiller(keras.Model):
                 ],
                 "distillation_loss_weights": self.distillation_loss_weights,
                 "teacher_weights": self.teacher_weights,
+                "cached_teacher": self.cached_teacher,
                 "augmentation": None
                 if self.augmentation is None
                 else serialize(self.augmentation),
@@ -693,12 +746,11 @@ class Distiller(keras.Model):
         config = dict(config)
         deserialize = keras.saving.deserialize_keras_object
         config["student"] = deserialize(config["student"])
-        teacher = config["teacher"]
-        config["teacher"] = (
-            [deserialize(t) for t in teacher]
-            if isinstance(teacher, list)
-            else deserialize(teacher)
-        )
+        teacher = config.get("teacher")
+        if isinstance(teacher, list):
+            config["teacher"] = [deserialize(t) for t in teacher]
+        elif teacher is not None:
+            config["teacher"] = deserialize(teacher)
         config["distillation_losses"] = [
             deserialize(ls) for ls in config["distillation_losses"]
         ]
@@ -793,8 +845,31 @@ def _per_example_weights(sample_weight, batch):
     return tf.reshape(weights, [batch, -1])[:, 0]
 
 
+def _per_example_loss(loss_fn, y, logits, batch):
+    """The student loss of each example, float32 `(batch,)`.
+
+    A Keras `Loss` is called unreduced (its `call`): the Distiller reduces it like
+    the distillation losses, because Keras 3 losses would otherwise divide by the
+    replica count a second time and tf_keras refuses reduced losses under a
+    `tf.distribute` strategy.
+    """
+    logits = tf.cast(logits, tf.float32)
+    if isinstance(loss_fn, keras.losses.Loss):
+        values = loss_fn.call(y, logits)
+    else:
+        values = loss_fn(y, logits)
+    values = tf.cast(values, tf.float32)
+    if values.shape.rank == 0:  # a plain function that already reduced the batch
+        return values
+    return tf.reduce_mean(tf.reshape(values, [batch, -1]), axis=-1)
+
+
 def _weighted_mean(values, weights, batch):
-    """sum_i w_i * l_i / batch, Keras' "sum_over_batch_size" reduction."""
+    """sum_i w_i * l_i / batch, Keras' "sum_over_batch_size" reduction.
+
+    0 for an empty batch, which a replica gets when a strategy splits a short
+    final batch.
+    """
     values = tf.cast(values, tf.float32)
     if values.shape.rank == 0:
         return values if weights is None else values * tf.reduce_mean(weights)
@@ -802,10 +877,23 @@ def _weighted_mean(values, weights, batch):
     values = tf.reduce_mean(values, axis=-1)
     if weights is not None:
         values = values * weights
-    return tf.reduce_sum(values) / tf.cast(batch, tf.float32)
+    return tf.math.divide_no_nan(tf.reduce_sum(values), tf.cast(batch, tf.float32))
 
 
-def _scale_for_distribution(loss):
-    """Divides by the replica count, so summed replica gradients match one device."""
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return loss / replicas if replicas > 1 else loss
+def _scale_for_distribution(loss, batch):
+    """Turns a replica's batch-mean loss into its share of the global batch mean.
+
+    Under a `tf.distribute` strategy each replica sees `batch` of the global batch
+    and the optimizer sums the replicas' gradients, so the loss to differentiate
+    is `loss * batch / global_batch`: the sum of the replicas' gradients is then
+    the gradient of the global batch mean, as on one device, also when the
+    final batch is split unevenly (or leaves a replica empty).
+    """
+    strategy = tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync == 1:
+        return loss
+    batch = tf.cast(batch, tf.float32)
+    global_batch = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, batch
+    )
+    return loss * tf.math.divide_no_nan(batch, global_batch)

@@ -26,10 +26,12 @@ _OPTIMIZATION_WRAPPERS = {
 
 
 def is_graph_model(model) -> bool:
-    """Whether `model` is a Functional or Sequential model (not subclassed)."""
-    return isinstance(model, keras.Sequential) or bool(
-        getattr(model, "_is_graph_network", False)
-    )
+    """Whether `model` is a Functional or Sequential model (not subclassed).
+
+    Unlike `_compat.is_graph_model`, an unbuilt Sequential counts: `check_student`
+    then asks for it to be built, which is the fix the user needs.
+    """
+    return isinstance(model, keras.Sequential) or _compat.is_graph_model(model)
 
 
 def check_student(student, argname: str, action: str, allow=()) -> None:

@@ -10,8 +10,10 @@ with `TF_USE_LEGACY_KERAS=1`.
 Layers: TF-MOT's default 8-bit registry covers Dense, Conv2D, DepthwiseConv2D,
 Conv2DTranspose, pooling, Add/Concatenate, ReLU, reshaping layers and
 BatchNormalization that follows a convolution. Others (Conv1D, a lone
-BatchNormalization, LayerNormalization, custom layers, ...) are an error naming
-all of them; quantize the rest with `layers=[...]` to keep them float.
+BatchNormalization, LayerNormalization, Normalization, Rescaling, custom
+layers, ...) are an error naming all of them; quantize the rest with
+`layers=[...]` to keep them float. A student's input normalization is the usual
+case: `layers=` every layer but it.
 """
 
 from keras_distill._compat import import_tfmot
@@ -33,10 +35,13 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
         student: a built Functional or Sequential tf_keras model without
             TF-MOT wrappers (strip a pruned or clustered student first).
         layers: names of the layers to quantize (TF-MOT `quantize_annotate_layer`
-            + `quantize_apply`); the others keep float weights (TF-MOT still
-            fake-quantizes the output of a layer that feeds a selected one, so
-            the int8 layer gets int8 inputs). None quantizes every layer
-            (`quantize_annotate_model`). Defaults to None.
+            + `quantize_apply`); the others keep float weights. The output of a
+            layer that feeds a selected one is still fake-quantized, so the
+            selected layer gets int8 inputs; this includes layers TF-MOT
+            cannot quantize, such as an input `Normalization` or `Rescaling`,
+            which compute in float and get an 8-bit output quantizer. None
+            quantizes every layer (`quantize_annotate_model`). Defaults to
+            None.
         preserve: which structure of an already compressed student QAT must not
             undo: `"none"` (plain QAT), `"sparsity"` (pruning-preserving QAT,
             keeps the zeros of a pruned student), `"clusters"`
@@ -102,30 +107,149 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
     else:
         selected = set(names)
     _check_supported(student, selected, scheme)
+    output_only = _output_only_config_class(tfmot)
+    feeders = _float_feeders(student, selected, scheme.get_quantize_registry())
+
+    def annotate(layer):
+        if layer.name in selected:
+            return qkeras.quantize_annotate_layer(layer)
+        if layer.name in feeders:
+            return qkeras.quantize_annotate_layer(layer, quantize_config=output_only())
+        return layer
+
     if layers is None:
         annotated = qkeras.quantize_annotate_model(student)
     else:
-        annotated = keras.models.clone_model(
-            student,
-            clone_function=lambda layer: (
-                qkeras.quantize_annotate_layer(layer)
-                if layer.name in selected
-                else layer
-            ),
-        )
-    with qkeras.quantize_scope():
+        annotated = keras.models.clone_model(student, clone_function=annotate)
+    with qkeras.quantize_scope({output_only.__name__: output_only}):
         return qkeras.quantize_apply(annotated, scheme=scheme)
 
 
+def _float_feeders(student, selected: set[str], registry) -> set[str]:
+    """Unselected layers TF-MOT cannot quantize whose output feeds a selected one.
+
+    TF-MOT fake-quantizes the output of an unselected layer feeding a selected
+    one only if its registry supports the layer. It does not support an input
+    `Normalization` or `Rescaling`, so the first quantized layer would get float
+    inputs, and the converter would leave that layer in float. These layers get
+    an output-only 8-bit quantizer instead: they compute in float, and their
+    output enters the int8 graph, as the model input of a fully quantized model
+    does.
+    """
+    feeders = set()
+    for layer in student.layers:
+        if layer.name not in selected:
+            continue
+        for node in layer.inbound_nodes:
+            for inbound in _flatten(node.inbound_layers):
+                if (
+                    inbound.name not in selected
+                    and not isinstance(inbound, keras.layers.InputLayer)
+                    and not registry.supports(inbound)
+                ):
+                    feeders.add(inbound.name)
+    return feeders
+
+
+def _flatten(layers) -> list:
+    return list(layers) if isinstance(layers, (list, tuple)) else [layers]
+
+
+def _output_only_config_class(tfmot):
+    """A TF-MOT `QuantizeConfig` that quantizes a layer's output only.
+
+    Built on first use because TF-MOT may only be imported inside functions.
+    """
+    global _OUTPUT_ONLY_CONFIG
+    if _OUTPUT_ONLY_CONFIG is not None:
+        return _OUTPUT_ONLY_CONFIG
+    qkeras = tfmot.quantization.keras
+
+    class KerasDistillOutputOnlyQuantizeConfig(qkeras.QuantizeConfig):
+        """Quantizes the output (8 bit, asymmetric, per tensor), not the weights."""
+
+        def get_weights_and_quantizers(self, layer):
+            return []
+
+        def get_activations_and_quantizers(self, layer):
+            return []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            pass
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            pass
+
+        def get_output_quantizers(self, layer):
+            # The quantizer TF-MOT's default 8-bit scheme puts on activations.
+            return [
+                qkeras.quantizers.MovingAverageQuantizer(
+                    num_bits=8, per_axis=False, symmetric=False, narrow_range=False
+                )
+            ]
+
+        def get_config(self):
+            return {}
+
+    _OUTPUT_ONLY_CONFIG = KerasDistillOutputOnlyQuantizeConfig
+    return _OUTPUT_ONLY_CONFIG
+
+
+_OUTPUT_ONLY_CONFIG = None
+
+
 def _scheme(tfmot, preserve: str):
+    default_8bit = tfmot.quantization.keras.default_8bit
+    if preserve == "none":
+        return default_8bit.Default8BitQuantizeScheme()
     combine = tfmot.experimental.combine
     if preserve == "sparsity":
-        return combine.Default8BitPrunePreserveQuantizeScheme()
-    if preserve == "clusters":
-        return combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=False)
-    if preserve == "sparse_clusters":
-        return combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)
-    return tfmot.quantization.keras.default_8bit.Default8BitQuantizeScheme()
+        scheme = combine.Default8BitPrunePreserveQuantizeScheme()
+    else:
+        scheme = combine.Default8BitClusterPreserveQuantizeScheme(
+            preserve_sparsity=preserve == "sparse_clusters"
+        )
+    default_registry = default_8bit.Default8BitQuantizeScheme().get_quantize_registry()
+    return _CollaborativeScheme(scheme, default_registry)
+
+
+class _CollaborativeScheme:
+    """A TF-MOT collaborative QAT scheme that claims only layers it can quantize.
+
+    TF-MOT 0.8.1's prune- and cluster-preserving registries say they support
+    every layer without trainable weights, but build their configs through the
+    default 8-bit registry, which refuses e.g. `Normalization` and `Rescaling`.
+    So `quantize_apply` crashes when such a layer feeds a quantized one (it asks
+    `supports` before adding an output quantizer), which is exactly where the
+    input normalization of a student sits. Asking both registries keeps such a
+    layer float, as the plain 8-bit scheme does.
+    """
+
+    def __init__(self, scheme, default_registry):
+        self._scheme = scheme
+        self._registry = _BothRegistries(
+            scheme.get_quantize_registry(), default_registry
+        )
+
+    def get_layout_transformer(self):
+        return self._scheme.get_layout_transformer()
+
+    def get_quantize_registry(self):
+        return self._registry
+
+
+class _BothRegistries:
+    """The collaborative registry, supporting what the default one supports too."""
+
+    def __init__(self, registry, default_registry):
+        self._registry = registry
+        self._default_registry = default_registry
+
+    def supports(self, layer) -> bool:
+        return self._registry.supports(layer) and self._default_registry.supports(layer)
+
+    def get_quantize_config(self, layer):
+        return self._registry.get_quantize_config(layer)
 
 
 def _check_supported(student, selected: set[str], scheme) -> None:

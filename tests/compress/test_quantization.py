@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from ai_edge_litert.interpreter import Interpreter
 from compress_models import LOSS
 from compress_models import data
 from compress_models import keras3_mlp
@@ -19,6 +20,7 @@ from keras_distill.compress import quantize
 from keras_distill.compress import sparsity_report
 from keras_distill.compress import strip_clustering
 from keras_distill.compress import strip_pruning
+from keras_distill.export import export_and_verify
 
 
 def _fit(model, x, y, epochs=1, callbacks=None):
@@ -145,6 +147,88 @@ def test_pruning_preserving_qat_keeps_the_zeros_and_plain_qat_does_not():
         report = sparsity_report(qat)
         kept = all(entry["sparsity"] >= 0.5 - 1e-9 for entry in report.values())
         assert kept is expected, (preserve, report)
+
+
+def _normalized_mlp(first):
+    """An MLP whose first layer normalizes raw inputs, as exported students do."""
+    x = keras.Input((12,))
+    h = first(x)
+    h = keras.layers.Dense(16, activation="relu", name="d0")(h)
+    return keras.Model(x, keras.layers.Dense(3, name="out")(h), name="student")
+
+
+_FIRST_LAYERS = {
+    "Rescaling": lambda: keras.layers.Rescaling(2.0, name="normalize"),
+    "Normalization": lambda: keras.layers.Normalization(
+        mean=0.5, variance=1 / 12, name="normalize"
+    ),
+}
+
+
+@tf_keras_only
+@pytest.mark.parametrize(
+    "preserve", ["none", "sparsity", "clusters", "sparse_clusters"]
+)
+@pytest.mark.parametrize("first", sorted(_FIRST_LAYERS))
+def test_preserving_qat_keeps_an_input_normalization_layer_float(first, preserve):
+    # TF-MOT 0.8.1's collaborative registries claim such layers and then crash
+    # in quantize_apply; quantize() must keep them float instead.
+    student = _normalized_mlp(_FIRST_LAYERS[first]())
+    qat = quantize(student, layers=["d0", "out"], preserve=preserve)
+    assert {"quant_d0", "quant_out"} <= {layer.name for layer in qat.layers}
+    # It computes in float; only its output is quantized, so d0 gets int8 inputs.
+    normalize = qat.get_layer("quant_normalize")
+    assert type(normalize.layer).__name__ == first
+    config = normalize.quantize_config
+    assert config.get_weights_and_quantizers(normalize.layer) == []
+    assert len(config.get_output_quantizers(normalize.layer)) == 1
+    x, y = data(n=64)
+    _fit(qat, x, y)
+    np.testing.assert_allclose(
+        normalize.layer(x).numpy(), student.get_layer("normalize")(x).numpy()
+    )
+    with pytest.raises(ValueError, match=rf"'normalize' \({first}\).*layers=\['d0'"):
+        quantize(student, preserve=preserve)
+
+
+@tf_keras_only
+@pytest.mark.slow
+def test_pruned_distilled_pqat_student_exports_to_a_sparse_int8_file(tmp_path):
+    x, y = data(n=256)
+    teacher = mlp(units=(32, 32), name="teacher")
+    teacher.compile(optimizer=keras.optimizers.Adam(0.01), loss=LOSS)
+    teacher.fit(x, y, batch_size=32, epochs=5, verbose=0)
+    student = _normalized_mlp(_FIRST_LAYERS["Normalization"]())
+    pruned = prune(student, target_sparsity=0.75, schedule="constant", frequency=1)
+    distiller = Distiller(student=pruned, teacher=teacher, alpha=0.1)
+    distiller.compile(optimizer=keras.optimizers.Adam(0.01), loss=LOSS)
+    distiller.fit(
+        x, y, batch_size=32, epochs=3, verbose=0, callbacks=pruning_callbacks()
+    )
+    sparse = strip_pruning(distiller.student)
+    qat = quantize(sparse, layers=["d0", "out"], preserve="sparsity")
+    distiller = Distiller(student=qat, teacher=teacher, alpha=0.1)
+    distiller.compile(optimizer=keras.optimizers.Adam(1e-3), loss=LOSS)
+    distiller.fit(x, y, batch_size=32, epochs=2, verbose=0)
+
+    report = export_and_verify(
+        distiller.student, tmp_path / "pqat.tflite", "int8", x_eval=x, y_eval=y
+    )
+    # The file carries the zeros: its int8 kernels are at least 75 % zero.
+    interpreter = Interpreter(model_path=report.path)
+    kernels = [
+        interpreter.get_tensor(detail["index"])
+        for detail in interpreter.get_tensor_details()
+        if detail["dtype"] == np.int8
+        and len(detail["shape"]) == 2
+        and detail["shape"][0] in (16, 3)
+        and detail["shape"][1] in (12, 16)
+    ]
+    assert len(kernels) == 2
+    for kernel in kernels:
+        assert np.mean(kernel == 0) >= 0.75
+    assert report.top1_agreement >= 0.95
+    assert report.accuracy >= report.keras_accuracy - 0.05
 
 
 @tf_keras_only

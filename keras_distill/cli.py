@@ -1,0 +1,223 @@
+"""`keras-distill`: the command line (also `python -m keras_distill`).
+
+`keras-distill demo` runs the whole pipeline on MNIST-1D, offline: teacher,
+label-only baseline student, distilled student, a student pruned and quantized
+while distilling, float32 and int8 `.tflite` files verified in LiteRT, a table,
+`report.json` and plots. See docs/cli.md.
+
+Pruning and quantization-aware training use TF-MOT, which needs tf_keras. This
+command owns its Python process, so when those stages are asked for it runs on
+tf_keras: it sets `TF_USE_LEGACY_KERAS=1` before TensorFlow is imported, or, when
+TensorFlow was already imported on Keras 3 (as `import keras_distill` does),
+restarts itself once with the variable set. A `TF_USE_LEGACY_KERAS` you set
+yourself is respected. Called in-process on Keras 3 (`main([...])` from a
+notebook), it skips pruning and QAT and quantizes after training, saying so.
+
+Nothing here imports TensorFlow at module level: the flavour is chosen first.
+"""
+
+import argparse
+import dataclasses
+import os
+import sys
+
+from keras_distill.demo import config as demo_config
+from keras_distill.demo import methods as demo_methods
+from keras_distill.demo.config import DemoConfig
+from keras_distill.demo.config import UsageError
+
+PROG = "keras-distill"
+EXIT_USAGE = 2
+_REEXEC_MARK = "KERAS_DISTILL_REEXEC"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (raised as UsageError)."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_demo_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per DemoConfig field; defaults are suppressed to see what was given."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="TOML file of options (the names below, with underscores or "
+        "dashes; a .yaml/.yml file is read as YAML); flags given on the command "
+        "line override it.",
+    )
+    for field in dataclasses.fields(DemoConfig):
+        meta = field.metadata
+        default = field.default
+        shown = "" if default is None else f" (default: {default})"
+        if field.type in (bool, "bool"):
+            parser.add_argument(
+                _flag(field.name),
+                dest=field.name,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=meta["help"] + (" (default: off)" if not default else ""),
+            )
+            continue
+        kind = _value_type(field)
+        parser.add_argument(
+            _flag(field.name),
+            dest=field.name,
+            type=kind,
+            metavar=meta["metavar"],
+            choices=meta["choices"],
+            default=argparse.SUPPRESS,
+            help=meta["help"] + shown,
+        )
+
+
+def _value_type(field):
+    text = str(field.type)
+    if "int" in text and "float" not in text:
+        return int
+    if "float" in text:
+        return float
+    return str
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `keras-distill` argument parser (built from `DemoConfig`)."""
+    parser = _Parser(
+        prog=PROG,
+        allow_abbrev=False,
+        description="Knowledge distillation for Keras, then pruning, quantization "
+        "and verified LiteRT files for Android.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_package_version()}"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo",
+        allow_abbrev=False,
+        help="Run the whole pipeline and write a report (try: keras-distill demo "
+        "--fast).",
+        description="Train a teacher (or reuse one), a label-only baseline student "
+        "and a distilled student; prune and quantize the student while distilling; "
+        "export float32 and int8 .tflite files, verify them in LiteRT, and write "
+        "report.json, plots and labels.txt to --output-dir.",
+        epilog=f"Methods: {demo_methods.methods_help()} Pruning and "
+        "quantization-aware training need tf_keras: this command sets "
+        "TF_USE_LEGACY_KERAS=1 for its own process when they are used.",
+    )
+    demo.error = parser.error  # one-line errors for the sub-command too
+    _add_demo_options(demo)
+    return parser
+
+
+def _package_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("keras-distill")
+    except Exception:  # noqa: BLE001 - not installed: run from a checkout
+        return "(not installed)"
+
+
+def config_from_args(args: argparse.Namespace) -> DemoConfig:
+    """Merges defaults, the `--config` file and the flags given (in that order).
+
+    Raises:
+        UsageError: a bad config file or option value.
+    """
+    given = {
+        key: value
+        for key, value in vars(args).items()
+        if key not in ("command", "config")
+    }
+    values = {}
+    source = "command line"
+    if "config" in vars(args):
+        values = demo_config.read_config_file(args.config)
+        unknown = sorted(
+            {k.replace("-", "_") for k in values} - set(demo_config.field_names())
+        )
+        if unknown:
+            source = f"config file {args.config!r}"
+            raise UsageError(
+                f"{source}: unknown option(s) {', '.join(unknown)}; valid options: "
+                f"{', '.join(demo_config.field_names())}"
+            )
+        values = {k.replace("-", "_"): v for k, v in values.items()}
+        source = f"config file {args.config!r} and command line"
+    values.update(given)
+    return demo_config.config_from_dict(values, source=source)
+
+
+def needs_tf_keras(config: DemoConfig) -> bool:
+    """Whether the run prunes or trains quantization-aware (TF-MOT, tf_keras only)."""
+    return config.sparsity > 0 or config.quantization == "int8"
+
+
+def choose_flavour(config: DemoConfig, argv_is_command_line: bool) -> str | None:
+    """Picks tf_keras for runs that compress, before anything imports TensorFlow.
+
+    Returns:
+        A note to print when compression will run without TF-MOT, else None.
+    """
+    if not needs_tf_keras(config) or "TF_USE_LEGACY_KERAS" in os.environ:
+        return None
+    if "tensorflow" not in sys.modules:
+        os.environ["TF_USE_LEGACY_KERAS"] = "1"
+        return None
+    if argv_is_command_line and not os.environ.get(_REEXEC_MARK):
+        # TensorFlow is already loaded on Keras 3 (importing the package does
+        # that), and a process cannot switch: start this command again on tf_keras.
+        env = dict(os.environ, TF_USE_LEGACY_KERAS="1", **{_REEXEC_MARK: "1"})
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(
+            sys.executable, [sys.executable, "-m", "keras_distill", *sys.argv[1:]], env
+        )
+    return (
+        "note: this Python process runs Keras 3, and TF-MOT (pruning, "
+        "quantization-aware training) needs tf_keras; the compressed student is "
+        "quantized after training and not pruned. Run `keras-distill demo` from a "
+        "shell, or set TF_USE_LEGACY_KERAS=1 before importing TensorFlow, for the "
+        "full pipeline."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs `keras-distill`; returns the exit code (0 ok, 2 user error).
+
+    Args:
+        argv: the arguments after the program name. Defaults to None
+            (`sys.argv[1:]`; the process may then restart itself on tf_keras).
+
+    Returns:
+        0 on success, 2 for a mistake in the command, options, data or files
+        (one line on stderr, no traceback). Bugs still raise.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        config = config_from_args(args)
+        note = choose_flavour(config, argv_is_command_line=argv is None)
+        # Only now may TensorFlow be imported (by the pipeline).
+        from keras_distill.demo import run_demo
+
+        if note:
+            print(note, file=sys.stderr)
+        run_demo(config)
+    except UsageError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    return 0

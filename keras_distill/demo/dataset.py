@@ -1,0 +1,104 @@
+"""The demo's data: a `DataBundle` by name, and the smaller splits `--fast` uses.
+
+Loading is `keras_distill.data.load_dataset`; this module only turns its errors
+into one-line `UsageError`s and cuts the splits down for smoke runs.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from keras_distill.demo.config import UsageError
+
+# `--fast`: a few batches per epoch and a few hundred test examples, so a smoke
+# run exercises every stage in well under a minute.
+FAST_TRAIN_BATCHES = 20
+FAST_EVAL_EXAMPLES = 300
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line (for `keras-distill: error: ...`)."""
+    return " ".join(str(err).split())
+
+
+def load_data(
+    dataset: str = "mnist1d",
+    *,
+    batch_size: int = 128,
+    seed: int = 0,
+    data_dir: str | None = None,
+):
+    """Loads a dataset for the demo with `keras_distill.data.load_dataset`.
+
+    Args:
+        dataset: str, `"mnist1d"`, `"digits"`, `"tfds:<name>"` or the path of an
+            image folder (one sub-folder per class). Defaults to "mnist1d".
+        batch_size: int, the batch size of the pipelines. Defaults to 128.
+        seed: int, the shuffling seed. Defaults to 0.
+        data_dir: str, the TFDS data folder for `"tfds:<name>"`. Defaults to
+            None (TFDS's default).
+
+    Returns:
+        A `keras_distill.data.DataBundle`.
+
+    Raises:
+        UsageError: an unknown name (the message lists the choices), a TFDS
+            dataset that is not prepared offline (the message says how to
+            prepare it), or a bad image folder.
+
+    Example:
+    ```python
+    data = load_data("digits", batch_size=64)
+    ```
+    """
+    from keras_distill.data import load_dataset
+
+    options = {}
+    if data_dir is not None and dataset.startswith("tfds:"):
+        options["data_dir"] = data_dir
+    try:
+        return load_dataset(dataset, batch_size=batch_size, seed=seed, **options)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        raise UsageError(one_line(err)) from None
+
+
+def train_split(data, fast: bool = False) -> tf.data.Dataset:
+    """The batched training pipeline; its first batches only with `fast`."""
+    return data.train.take(FAST_TRAIN_BATCHES) if fast else data.train
+
+
+def eval_split(data, fast: bool = False) -> tf.data.Dataset:
+    """The batched test pipeline; its first few hundred examples with `fast`."""
+    if not fast:
+        return data.test
+    return data.test.take(max(1, FAST_EVAL_EXAMPLES // data.batch_size))
+
+
+def eval_arrays(data, fast: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The test split as NumPy arrays (for LiteRT verification)."""
+    return data.arrays("test", FAST_EVAL_EXAMPLES if fast else None)
+
+
+def steps_per_epoch(data, fast: bool = False) -> int:
+    """Training batches per epoch (for learning-rate and pruning schedules)."""
+    steps = int(tf.data.experimental.cardinality(train_split(data, fast)))
+    if steps > 0:
+        return steps
+    count = data.num_examples.get("train") or data.batch_size
+    return max(1, math.ceil(count / data.batch_size))
+
+
+def evaluate(model, data, fast: bool = False) -> float:
+    """Top-1 accuracy of a Keras model (logits out) on the test split, in [0, 1].
+
+    Runs the model directly rather than `model.evaluate`, so it works on models
+    compiled for something else (a Distiller's student, a QAT model) or not at all.
+    """
+    correct = total = 0
+    for x, y in eval_split(data, fast):
+        logits = model(x, training=False)
+        predictions = np.argmax(np.asarray(logits), axis=-1)
+        correct += int(np.sum(predictions == np.asarray(y).reshape(-1)))
+        total += len(predictions)
+    return correct / max(total, 1)

@@ -1,0 +1,97 @@
+"""`.keras` files given to the demo: loaded, checked against the data, saved safely."""
+
+import os
+import pathlib
+import tempfile
+
+from keras_distill import _compat
+from keras_distill._compat import keras
+from keras_distill.demo.config import UsageError
+from keras_distill.demo.dataset import one_line
+from keras_distill.export._examples import model_input_spec
+from keras_distill.export._examples import model_num_classes
+
+
+def check_fits(model, data, argname: str) -> None:
+    """Checks that `model` reads `data`'s raw inputs and predicts its classes.
+
+    Args:
+        model: a Keras model.
+        data: the `DataBundle` it will be trained or evaluated on.
+        argname: str, what the model is called in messages ("teacher", ...).
+
+    Raises:
+        UsageError: the input shape or the number of outputs does not match,
+            or the model has no single defined input.
+    """
+    try:
+        shape, _ = model_input_spec(model, argname)
+    except ValueError as err:
+        raise UsageError(one_line(err)) from None
+    input_shape = tuple(shape[1:])
+    num_classes = model_num_classes(model, argname)
+    expected = tuple(data.input_shape)
+    if input_shape != expected or num_classes != data.num_classes:
+        raise UsageError(
+            f"{argname} {model.name!r} takes inputs {input_shape} and predicts "
+            f"{num_classes} classes, but dataset {data.name!r} has inputs "
+            f"{expected} and {data.num_classes} classes"
+        )
+
+
+def load_model_file(path: "str | os.PathLike", data, argname: str):
+    """Loads a `.keras` file named on the command line, checked against `data`.
+
+    Args:
+        path: str or path-like, the `.keras` file.
+        data: the `DataBundle` the model must fit.
+        argname: str, what the model is called in messages ("teacher", ...).
+
+    Returns:
+        The model, not compiled.
+
+    Raises:
+        UsageError: the file is missing, does not load in this Keras flavour,
+            holds no model, or does not fit the data.
+    """
+    path = pathlib.Path(path).expanduser()
+    if not path.is_file():
+        raise UsageError(f"{argname} file {str(path)!r} does not exist")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as err:  # noqa: BLE001 - any load failure is a bad file
+        raise UsageError(
+            f"{argname} file {str(path)!r} does not load as a {_compat.flavour_name()} "
+            f"model: {one_line(err)[:300]}"
+        ) from None
+    if not isinstance(model, keras.Model):
+        raise UsageError(f"{argname} file {str(path)!r} holds no Keras model")
+    check_fits(model, data, argname)
+    return model
+
+
+def save_model_atomic(model, path: "str | os.PathLike") -> bool:
+    """Saves `model` as a `.keras` file through a temporary file and `os.replace`.
+
+    A cache that cannot be written is not worth stopping the demo for: the
+    reason is printed and False returned.
+
+    Returns:
+        Whether the file was written.
+    """
+    path = pathlib.Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.stem}.", suffix=".keras"
+        )
+    except OSError as err:
+        print(f"  (not saved: {err.strerror} for {str(path.parent)!r})", flush=True)
+        return False
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+    return True

@@ -1,0 +1,167 @@
+"""The demo's pictures: accuracy against size, and training curves (PNG).
+
+Drawn on `matplotlib.figure.Figure` objects, not pyplot: no display is needed
+and the caller's matplotlib backend (a notebook's inline one) is left alone.
+Written atomically.
+"""
+
+import io
+import math
+import pathlib
+
+import matplotlib.ticker
+from matplotlib.figure import Figure
+
+from keras_distill.export import _atomic
+
+COLOURS = {
+    "teacher": "#4c72b0",
+    "baseline_student": "#8c8c8c",
+    "distilled_student": "#55a868",
+    "compressed_student": "#c44e52",
+}
+LABELS = {
+    "teacher": "teacher",
+    "baseline_student": "student, labels only",
+    "distilled_student": "student, distilled",
+    "compressed_student": "student, distilled + pruned + int8",
+}
+
+
+def _save(fig, path) -> pathlib.Path:
+    """Renders `fig` to PNG in memory, then writes it atomically."""
+    path = pathlib.Path(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    _atomic.write_bytes_atomic(path, buffer.getvalue())
+    return path
+
+
+def model_size_bytes(model: dict) -> tuple[float, bool]:
+    """The size to plot for a report entry, and whether it is measured.
+
+    Exported models: the gzipped `.tflite` (what a download costs). Others: 4
+    bytes per float32 parameter, an estimate.
+    """
+    if model.get("gzip_bytes"):
+        return float(model["gzip_bytes"]), True
+    return 4.0 * model["params"], False
+
+
+def plot_accuracy_vs_size(models: list[dict], path, title: str = "") -> pathlib.Path:
+    """One point per model: accuracy (%) against size (KiB, log scale).
+
+    Args:
+        models: the `models` list of report.json.
+        path: the PNG file to write.
+        title: str, e.g. the dataset name. Defaults to "".
+
+    Returns:
+        The path written.
+    """
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    for model in models:
+        size, measured = model_size_bytes(model)
+        colour = COLOURS.get(model["name"], "black")
+        ax.scatter(
+            size / 1024,
+            100 * model["accuracy"],
+            s=120,
+            color=colour if measured else "white",
+            edgecolors=colour,
+            linewidths=2,
+            zorder=3,
+            label=LABELS.get(model["name"], model["name"]),
+        )
+        ax.annotate(
+            f"{100 * model['accuracy']:.1f} %",
+            (size / 1024, 100 * model["accuracy"]),
+            textcoords="offset points",
+            xytext=(8, 6),
+            fontsize=9,
+        )
+    ax.set_xscale("log")
+    # Ticks at 1, 2, 5 x 10^k, written as plain numbers; room for the labels.
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(
+        matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    )
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    sizes = [model_size_bytes(m)[0] / 1024 for m in models]
+    ax.set_xlim(min(sizes) / 1.5, max(sizes) * 2.0)
+    ax.set_xlabel("size (KiB): gzipped .tflite, or 4 bytes/param (hollow)")
+    ax.set_ylabel("test accuracy (%)")
+    accuracies = [100 * m["accuracy"] for m in models]
+    low = max(0.0, min(accuracies) - 5)
+    ax.set_ylim(math.floor(low), min(100.0, max(accuracies) + 4))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
+    ax.set_title(title or "accuracy against size")
+    return _save(fig, path)
+
+
+def _curve(ax, history: dict, key: str, label: str, colour: str, offset: int = 0):
+    values = history.get(key)
+    if values:
+        epochs = range(offset + 1, offset + len(values) + 1)
+        ax.plot(epochs, values, label=label, color=colour)
+
+
+def plot_training_curves(histories: dict, path, title: str = "") -> pathlib.Path:
+    """Student loss (test split), distillation loss and test accuracy per epoch.
+
+    Args:
+        histories: dict of stage name (`"baseline"`, `"distil"`, `"prune"`,
+            `"qat"`) to a Keras `History.history` dict. The compression stages
+            continue the distillation curve's epoch axis.
+        path: the PNG file to write.
+        title: str. Defaults to "".
+
+    Returns:
+        The path written.
+    """
+    fig = Figure(figsize=(14, 4))
+    axes = fig.subplots(1, 3)
+    panels = (
+        ("val_student_loss", "student (label) loss, test split"),
+        ("distillation_loss", "distillation loss, training"),
+        ("val_accuracy", "test accuracy (%)"),
+    )
+    stages = (
+        ("baseline", COLOURS["baseline_student"], "labels only"),
+        ("distil", COLOURS["distilled_student"], "distillation"),
+        ("prune", "#dd8452", "pruning"),
+        ("qat", COLOURS["compressed_student"], "quantization-aware"),
+    )
+    for ax, (key, label) in zip(axes, panels):
+        offset = 0
+        for stage, colour, stage_label in stages:
+            history = histories.get(stage)
+            if not history:
+                continue
+            if key == "val_student_loss" and stage == "baseline":
+                values = {key: history.get("val_loss")}
+            elif key == "val_accuracy":
+                values = {key: [100 * v for v in _val_accuracy(history)]}
+            else:
+                values = history
+            start = 0 if stage == "baseline" else offset
+            _curve(ax, values, key, stage_label, colour, start)
+            if stage != "baseline":
+                offset += len(next(iter(history.values()), []))
+        ax.set_title(label)
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, y=1.02)
+    return _save(fig, path)
+
+
+def _val_accuracy(history: dict) -> list:
+    for key in ("val_sparse_categorical_accuracy", "val_accuracy"):
+        if key in history:
+            return history[key]
+    return []

@@ -1,0 +1,171 @@
+"""The demo's `report.json` and its printed table.
+
+`report.json` is documented in docs/cli.md. Its `models` list holds one entry
+per model, in pipeline order: `teacher`, `baseline_student`, `distilled_student`,
+`compressed_student`. Each has `name`, `accuracy` (a fraction in [0, 1]) and
+`params`; exported models also `tflite` (path relative to the output directory),
+`tflite_bytes`, `gzip_bytes` and `latency_ms`, measured by running the file in
+LiteRT.
+"""
+
+import json
+import os
+import pathlib
+import platform
+
+from keras_distill.export import _atomic
+
+MODEL_NAMES = ("teacher", "baseline_student", "distilled_student", "compressed_student")
+REQUIRED_MODEL_KEYS = ("name", "accuracy", "params")
+EXPORT_KEYS = ("tflite", "tflite_bytes", "gzip_bytes", "latency_ms")
+
+
+def write_json_atomic(path: "str | os.PathLike", data: dict) -> pathlib.Path:
+    """Writes `data` as indented JSON; a reader never sees half a file.
+
+    The text is built first (so data that is not JSON leaves the old file
+    alone), then written to a temporary file in the same folder that
+    `os.replace` renames over `path`.
+
+    Args:
+        path: str or path-like, the `.json` file.
+        data: a JSON-serializable dict (no NaN or infinity).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: `data` holds NaN or infinity.
+        TypeError: `data` holds something JSON cannot represent.
+    """
+    path = pathlib.Path(path)
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    _atomic.write_text_atomic(path, text)
+    return path
+
+
+def model_entry(
+    name: str, model, accuracy: float, output_dir, tflite=None, params=None
+) -> dict:
+    """One entry of `report.json`'s `models` list.
+
+    Args:
+        name: str, one of `MODEL_NAMES`.
+        model: the Keras model (its parameters are counted).
+        accuracy: float, test accuracy in [0, 1] (of the `.tflite` file when
+            there is one).
+        output_dir: the output folder; `tflite` is stored relative to it.
+        tflite: the model's `TFLiteReport`, if it was exported. Defaults to None.
+        params: int, the parameter count to report. Defaults to None
+            (`model.count_params()`; pass the plain model's count for a QAT
+            model, whose quantizer variables are not parameters of the file).
+
+    Returns:
+        A dict with `name`, `accuracy`, `params`, and for exported models
+        `tflite`, `tflite_bytes`, `gzip_bytes`, `latency_ms`, `quantization` and
+        `keras_accuracy`.
+    """
+    params = model.count_params() if params is None else int(params)
+    entry = {"name": name, "accuracy": float(accuracy), "params": params}
+    if tflite is not None:
+        entry.update(
+            tflite=pathlib.Path(tflite.path)
+            .relative_to(pathlib.Path(output_dir))
+            .as_posix(),
+            tflite_bytes=tflite.file_bytes,
+            gzip_bytes=tflite.gzip_bytes,
+            latency_ms=tflite.latency_ms_median,
+            quantization=tflite.quantization,
+            keras_accuracy=tflite.keras_accuracy,
+        )
+    return entry
+
+
+def versions() -> dict:
+    """Versions of Python and of every library the run depends on."""
+    from importlib import metadata
+
+    import tensorflow as tf
+
+    from keras_distill import _compat
+
+    found = {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras_flavour": _compat.FLAVOUR,
+        "keras": _compat.keras.__version__,
+    }
+    for package in (
+        "keras-distill",
+        "tf-keras",
+        "tensorflow-model-optimization",
+        "ai-edge-litert",
+        "tensorflow-datasets",
+        "mnist1d",
+        "numpy",
+    ):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def check_report(report: dict) -> None:
+    """Checks that a report has the documented fields; raises ValueError if not.
+
+    The tests and anyone reading `report.json` with a script can rely on it.
+    """
+    for key in ("dataset", "versions", "elapsed_seconds", "models"):
+        if key not in report:
+            raise ValueError(f"report has no {key!r} field")
+    names = [model.get("name") for model in report["models"]]
+    if names != list(MODEL_NAMES):
+        raise ValueError(f"report models are {names}, expected {list(MODEL_NAMES)}")
+    for model in report["models"]:
+        missing = [key for key in REQUIRED_MODEL_KEYS if key not in model]
+        if model["name"] in ("distilled_student", "compressed_student"):
+            missing += [key for key in EXPORT_KEYS if key not in model]
+        if missing:
+            raise ValueError(f"report model {model['name']!r} lacks {missing}")
+
+
+def _kib(num_bytes) -> str:
+    return "-" if num_bytes is None else f"{num_bytes / 1024:.1f} KiB"
+
+
+def format_table(models: list[dict]) -> str:
+    """The models as an aligned text table: params, accuracy, sizes, latency."""
+    header = ("model", "params", "accuracy", ".tflite", "gzip", "latency")
+    rows = [header]
+    for model in models:
+        params = f"{model['params']:,}"
+        if model.get("sparsity"):
+            params += f" ({100 * model['sparsity']:.0f}% zero)"
+        latency = model.get("latency_ms")
+        rows.append(
+            (
+                model["name"],
+                params,
+                f"{100 * model['accuracy']:.1f} %",
+                _kib(model.get("tflite_bytes")),
+                _kib(model.get("gzip_bytes")),
+                "-" if latency is None else f"{latency:.3f} ms",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
+        lines.append("  ".join(cells))
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def jsonable_histories(histories: dict) -> dict:
+    """Keras history dicts by stage, with plain floats (for `report.json`)."""
+    return {
+        stage: {key: [float(v) for v in values] for key, values in history.items()}
+        for stage, history in histories.items()
+    }

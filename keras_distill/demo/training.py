@@ -1,0 +1,219 @@
+"""The demo's training stages: label-only baseline student and distilled student.
+
+Every stage trains with Adam on a cosine-decaying learning rate, one progress bar
+over its epochs, and the test split as validation data (so the plots show
+validation accuracy per epoch).
+"""
+
+from keras_distill import _compat
+from keras_distill._compat import keras
+from keras_distill.demo import dataset
+from keras_distill.demo import methods
+from keras_distill.demo import presets
+from keras_distill.demo.config import UsageError
+from keras_distill.demo.model_files import load_model_file
+from keras_distill.demo.progress import EpochProgress
+from keras_distill.distiller import Distiller
+
+
+def student_loss():
+    """The label loss of every stage: sparse cross-entropy on logits."""
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def make_student(data, student=None):
+    """A fresh, untrained student for `data`.
+
+    Args:
+        data: the `DataBundle`.
+        student: str, a preset name (`presets.STUDENT_PRESETS`) or the path of
+            an untrained Functional or Sequential `.keras` file. Defaults to None
+            (the data's default preset: "mlp" for vectors, "cnn-tiny" for images).
+
+    Returns:
+        An uncompiled Keras model that outputs logits.
+
+    Raises:
+        UsageError: neither a preset nor a `.keras` file; a file that does not
+            load or fit the data; a subclassed model (TF-MOT cannot prune it).
+    """
+    if student is None:
+        student = presets.default_student_preset(data.input_shape)
+    if student in presets.STUDENT_PRESETS:
+        try:
+            return presets.student_preset(student, data)
+        except ValueError as err:
+            raise UsageError(dataset.one_line(err)) from None
+    if not str(student).endswith(".keras"):
+        raise UsageError(
+            f"student {student!r} is neither a preset "
+            f"({', '.join(presets.STUDENT_PRESETS)}) nor a .keras file"
+        )
+    model = load_model_file(student, data, "student")
+    if not _compat.is_graph_model(model):
+        raise UsageError(
+            f"student file {student!r} holds a subclassed model; pruning and "
+            "quantization need a Functional or Sequential model"
+        )
+    return model
+
+
+def fit(
+    model,
+    data,
+    *,
+    epochs: int,
+    learning_rate: float,
+    fast: bool = False,
+    validate: bool = True,
+    callbacks=None,
+) -> dict:
+    """Compiles and trains `model` (a plain model or a Distiller) on `data`.
+
+    Args:
+        model: a Keras model or `Distiller`.
+        data: the `DataBundle`.
+        epochs: int, epochs over the training split.
+        learning_rate: float, Adam's learning rate at the start of the cosine
+            decay to 0.
+        fast: bool, a few batches per epoch (`--fast`). Defaults to False.
+        validate: bool, evaluate the test split after every epoch. Defaults to
+            True.
+        callbacks: list of extra Keras callbacks (e.g. TF-MOT's). Defaults to
+            None.
+
+    Returns:
+        The Keras history dict (`history.history`).
+    """
+    steps = dataset.steps_per_epoch(data, fast) * epochs
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+        ),
+        loss=student_loss(),
+        metrics=["sparse_categorical_accuracy"],
+    )
+    history = model.fit(
+        dataset.train_split(data, fast),
+        validation_data=dataset.eval_split(data, fast) if validate else None,
+        epochs=epochs,
+        shuffle=False,  # the tf.data pipeline shuffles (seeded) already
+        verbose=0,
+        callbacks=[*(callbacks or []), EpochProgress(epochs)],
+    )
+    return history.history
+
+
+def train_student(
+    data,
+    *,
+    student=None,
+    epochs: int = 100,
+    learning_rate: float = 1e-3,
+    fast: bool = False,
+):
+    """The label-only baseline: the student architecture trained without a teacher.
+
+    Args:
+        data: the `DataBundle`.
+        student: see `make_student`. Defaults to None (the data's default).
+        epochs: int. Defaults to 100.
+        learning_rate: float. Defaults to 1e-3.
+        fast: bool, `--fast`. Defaults to False.
+
+    Returns:
+        `(student, history)`.
+    """
+    model = make_student(data, student)
+    history = fit(model, data, epochs=epochs, learning_rate=learning_rate, fast=fast)
+    return model, history
+
+
+def make_distiller(student, teacher, method, *, temperature=None, alpha=None):
+    """A `Distiller` configured by a `DemoMethod` (and optional overrides).
+
+    Args:
+        student: the student model.
+        teacher: the trained teacher.
+        method: a `DemoMethod`.
+        temperature: float, overrides the method's. Defaults to None.
+        alpha: float, overrides the method's. Defaults to None.
+
+    Returns:
+        The uncompiled `Distiller`.
+    """
+    options = {}
+    augmentation = method.make_augmentation()
+    if augmentation is not None:
+        options["augmentation"] = augmentation
+    return Distiller(
+        student=student,
+        teacher=teacher,
+        temperature=method.temperature if temperature is None else temperature,
+        alpha=method.alpha if alpha is None else alpha,
+        distillation_losses=method.loss,
+        **options,
+    )
+
+
+def distil(
+    data,
+    teacher,
+    *,
+    student=None,
+    method=None,
+    temperature: float | None = None,
+    alpha: float | None = None,
+    epochs: int | None = None,
+    learning_rate: float | None = None,
+    fast: bool = False,
+    callbacks=None,
+):
+    """Distils a student from `teacher` with one of the demo's methods.
+
+    Args:
+        data: the `DataBundle`.
+        teacher: the trained teacher (outputs logits).
+        student: a preset name, a `.keras` path or a Keras model (e.g. a pruned
+            or QAT copy of a distilled student). Defaults to None (the data's
+            default preset).
+        method: str or `DemoMethod`. Defaults to None (the best method).
+        temperature: float, overrides the method's. Defaults to None.
+        alpha: float, overrides the method's. Defaults to None.
+        epochs: int, overrides the method's schedule. Defaults to None.
+        learning_rate: float, overrides the method's. Defaults to None.
+        fast: bool, `--fast`. Defaults to False.
+        callbacks: list of extra Keras callbacks (e.g. TF-MOT's pruning
+            callbacks). Defaults to None.
+
+    Returns:
+        `(distiller, history)`; `distiller.student` is the trained student.
+
+    Raises:
+        UsageError: an unknown method or a bad student.
+
+    Example:
+    ```python
+    distiller, history = distil(data, teacher, method="mixup-kd", epochs=50)
+    accuracy = dataset.evaluate(distiller.student, data)
+    ```
+    """
+    if not isinstance(method, methods.DemoMethod):
+        try:
+            method = methods.get_method(method)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    if not isinstance(student, keras.Model):
+        student = make_student(data, student)
+    distiller = make_distiller(
+        student, teacher, method, temperature=temperature, alpha=alpha
+    )
+    history = fit(
+        distiller,
+        data,
+        epochs=epochs or method.epochs,
+        learning_rate=learning_rate or method.learning_rate,
+        fast=fast,
+        callbacks=callbacks,
+    )
+    return distiller, history

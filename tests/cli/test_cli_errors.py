@@ -1,0 +1,149 @@
+"""Bad input: one clear line on stderr, exit code 2, no traceback, nothing trained."""
+
+import os
+import sys
+
+import pytest
+from cli_testing import our_lines
+from cli_testing import run_cli
+
+from keras_distill import cli
+from keras_distill._compat import keras
+
+
+def _fails_with_one_line(capsys, argv, *expected):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert code == 2, captured
+    assert "Traceback" not in captured.err
+    errors = [line for line in lines if line.startswith("keras-distill: error:")]
+    assert len(errors) == 1, lines
+    for text in expected:
+        assert text in errors[0]
+    return errors[0]
+
+
+def test_unknown_flag_is_one_line(capsys, tmp_path):
+    _fails_with_one_line(capsys, ["demo", "--epoch", "3"], "--epoch", "--help")
+
+
+def test_unknown_dataset_lists_the_choices(capsys, tmp_path):
+    _fails_with_one_line(
+        capsys,
+        ["demo", "--dataset", "mnist2d", "--output-dir", str(tmp_path / "out")],
+        "mnist2d",
+        "mnist1d",
+        "digits",
+        "tfds:<name>",
+    )
+
+
+def test_tfds_dataset_not_prepared_says_how_to_prepare_it(capsys, tmp_path):
+    _fails_with_one_line(
+        capsys,
+        [
+            "demo",
+            "--dataset",
+            "tfds:mnist",
+            "--data-dir",
+            str(tmp_path / "tfds"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
+        "not prepared",
+        "download_and_prepare",
+    )
+
+
+def test_teacher_file_that_does_not_load(capsys, tmp_path):
+    bad = tmp_path / "teacher.keras"
+    bad.write_bytes(b"not a zip file")
+    _fails_with_one_line(
+        capsys,
+        ["demo", "--dataset", "digits", "--teacher", str(bad)]
+        + ["--output-dir", str(tmp_path / "out")],
+        "does not load",
+    )
+
+
+def test_missing_teacher_file(capsys, tmp_path):
+    _fails_with_one_line(
+        capsys,
+        ["demo", "--teacher", str(tmp_path / "nope.keras")]
+        + ["--output-dir", str(tmp_path / "out")],
+        "does not exist",
+    )
+
+
+def test_teacher_that_does_not_fit_the_data(capsys, tmp_path):
+    path = tmp_path / "teacher.keras"
+    keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)]).save(path)
+    line = _fails_with_one_line(
+        capsys,
+        ["demo", "--dataset", "digits", "--teacher", str(path)]
+        + ["--output-dir", str(tmp_path / "out")],
+        "(5,)",
+        "(8, 8, 1)",
+        "10 classes",
+    )
+    assert "3 classes" in line
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() == 0,
+    reason="root can write anywhere; the file case below still runs",
+)
+def test_output_dir_that_is_not_writable(capsys, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        _fails_with_one_line(
+            capsys, ["demo", "--output-dir", str(locked / "out")], "not writable"
+        )
+    finally:
+        locked.chmod(0o700)
+
+
+def test_output_dir_that_cannot_be_created(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    _fails_with_one_line(
+        capsys, ["demo", "--output-dir", str(tmp_path / "file" / "out")], "not writable"
+    )
+
+
+def test_output_dir_that_is_a_file(capsys, tmp_path):
+    target = tmp_path / "report"
+    target.write_text("keep me")
+    _fails_with_one_line(capsys, ["demo", "--output-dir", str(target)], "is a file")
+    assert target.read_text() == "keep me"
+
+
+def test_unknown_config_keys(capsys, tmp_path):
+    path = tmp_path / "demo.toml"
+    path.write_text('dataset = "digits"\nlearning_rate = 0.1\n')
+    _fails_with_one_line(
+        capsys, ["demo", "--config", str(path)], "learning_rate", "valid options"
+    )
+
+
+def test_unknown_method_lists_the_methods(capsys, tmp_path):
+    _fails_with_one_line(
+        capsys,
+        ["demo", "--method", "magic", "--output-dir", str(tmp_path / "out")],
+        "magic",
+        "kd",
+    )
+
+
+def test_user_error_in_a_fresh_process_has_no_traceback(tmp_path):
+    result = run_cli(
+        ["demo", "--dataset", "nope", "--output-dir", str(tmp_path / "out")]
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    lines = our_lines(result.stderr)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("keras-distill: error: Unknown dataset 'nope'")
+    assert not (tmp_path / "out" / "report.json").exists()

@@ -1,0 +1,76 @@
+"""The demo's PNG plots are written, are PNG, and cover every model and curve."""
+
+import pytest
+
+from keras_distill.demo import plots
+
+MODELS = [
+    {"name": "teacher", "accuracy": 0.94, "params": 47882},
+    {"name": "baseline_student", "accuracy": 0.66, "params": 15310},
+    {
+        "name": "distilled_student",
+        "accuracy": 0.83,
+        "params": 15310,
+        "tflite_bytes": 63000,
+        "gzip_bytes": 57000,
+    },
+    {
+        "name": "compressed_student",
+        "accuracy": 0.81,
+        "params": 15310,
+        "tflite_bytes": 19000,
+        "gzip_bytes": 11000,
+    },
+]
+HISTORY = {
+    "loss": [2.0, 1.0, 0.5],
+    "val_student_loss": [2.1, 1.2, 0.7],
+    "distillation_loss": [1.5, 0.8, 0.4],
+    "val_sparse_categorical_accuracy": [0.3, 0.6, 0.8],
+}
+
+
+def _is_png(path):
+    return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_accuracy_vs_size_writes_a_png(tmp_path):
+    path = plots.plot_accuracy_vs_size(MODELS, tmp_path / "a.png", "mnist1d")
+    assert path == tmp_path / "a.png" and _is_png(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # no temp files left
+
+
+def test_size_is_the_gzipped_file_when_measured_else_an_estimate():
+    assert plots.model_size_bytes(MODELS[3]) == (11000.0, True)
+    assert plots.model_size_bytes(MODELS[0]) == (4.0 * 47882, False)
+
+
+def test_training_curves_draw_every_stage(tmp_path, monkeypatch):
+    drawn = []
+    original = plots._curve
+
+    def spy(ax, history, key, label, colour, offset=0):
+        drawn.append((key, label, offset))
+        return original(ax, history, key, label, colour, offset)
+
+    monkeypatch.setattr(plots, "_curve", spy)
+    histories = {
+        "baseline": {
+            "val_loss": [2.0, 1.0],
+            "val_sparse_categorical_accuracy": [0.5, 0.6],
+        },
+        "distil": HISTORY,
+        "prune": HISTORY,
+        "qat": HISTORY,
+    }
+    path = plots.plot_training_curves(histories, tmp_path / "c.png")
+    assert _is_png(path)
+    assert ("val_student_loss", "labels only", 0) in drawn
+    assert ("distillation_loss", "pruning", 3) in drawn
+    assert ("val_accuracy", "quantization-aware", 6) in drawn
+
+
+def test_unwritable_plot_path_raises_and_leaves_nothing(tmp_path):
+    with pytest.raises(OSError):
+        plots.plot_accuracy_vs_size(MODELS, tmp_path / "missing" / "a.png")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,130 @@
+"""The demo's stage helpers: progress lines, teacher cache, students, KeepZeros."""
+
+import numpy as np
+import pytest
+from conftest import keras3_only
+from conftest import tf_keras_only
+
+from keras_distill._compat import keras
+from keras_distill.demo import compression
+from keras_distill.demo import dataset
+from keras_distill.demo import teacher as teacher_stage
+from keras_distill.demo import training
+from keras_distill.demo.config import UsageError
+from keras_distill.demo.progress import EpochProgress
+from keras_distill.demo.progress import StageClock
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return dataset.load_data("digits", batch_size=64)
+
+
+def _tiny_vector_model(with_normalization=True):
+    inputs = keras.Input((6,))
+    x = inputs
+    if with_normalization:
+        x = keras.layers.Normalization(mean=0.0, variance=1.0, name="normalization")(x)
+    x = keras.layers.Dense(8, activation="relu", name="hidden")(x)
+    return keras.Model(inputs, keras.layers.Dense(3, name="logits")(x))
+
+
+def test_stage_clock_prints_one_numbered_line_per_stage(capsys):
+    clock = StageClock()
+    clock.done("data", "loaded")
+    clock.done("teacher", "trained")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("[1/7] data: loaded (")
+    assert lines[1].startswith("[2/7] teacher: trained (")
+    assert set(clock.seconds) == {"data", "teacher"}
+    assert clock.total() >= sum(clock.seconds.values()) - 0.05
+
+
+def test_epoch_progress_prints_plain_lines_when_output_is_not_a_terminal(capsys):
+    model = _tiny_vector_model(with_normalization=False)
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.zeros((8, 6), "float32")
+    y = np.zeros((8,), "int32")
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[EpochProgress(3, log_seconds=0)])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "epoch" in line]
+    assert [line.split(" - ")[0].strip() for line in lines] == [
+        "epoch 1/3",
+        "epoch 2/3",
+        "epoch 3/3",
+    ]
+    assert "loss:" in lines[-1]
+
+
+def test_teacher_is_trained_once_then_reused_from_the_cache(digits, tmp_path):
+    first, source = teacher_stage.get_teacher(
+        digits, cache_dir=tmp_path, epochs=1, fast=True
+    )
+    assert source == "trained"
+    (cached,) = tmp_path.glob("teacher_digits_*_1ep-fast_*.keras")
+    again, source = teacher_stage.get_teacher(
+        digits, cache_dir=tmp_path, epochs=1, fast=True
+    )
+    assert source == "cache"
+    x, _ = digits.arrays("test", 16)
+    np.testing.assert_allclose(
+        np.asarray(again(x)), np.asarray(first(x)), rtol=1e-5, atol=1e-5
+    )
+    _, source = teacher_stage.get_teacher(
+        digits, cache_dir=tmp_path, epochs=1, fast=True, retrain=True
+    )
+    assert source == "trained"
+    assert list(tmp_path.glob("*.keras")) == [cached]
+
+
+def test_make_student_refuses_what_it_cannot_build(digits):
+    assert training.make_student(digits).name == "student"
+    with pytest.raises(UsageError, match="neither a preset"):
+        training.make_student(digits, "resnet")
+    vectors = dataset.load_data("mnist1d")
+    with pytest.raises(UsageError, match="for images"):
+        training.make_student(vectors, "cnn-tiny")
+
+
+@keras3_only
+def test_compress_on_keras3_skips_tfmot_and_says_why(digits):
+    student = training.make_student(digits)
+    model, info, histories = compression.compress(student, student, digits)
+    assert model is student and histories == {}
+    assert info["pruned"] is False and info["qat"] is False
+    assert "tf_keras" in info["note"]
+
+
+@tf_keras_only
+def test_keep_zeros_keeps_pruned_weights_zero_during_qat():
+    from keras_distill.compress import quantize
+    from keras_distill.compress import sparsity_report
+
+    model = _tiny_vector_model()
+    kernel = model.get_layer("hidden").kernel
+    mask = np.random.default_rng(0).random(kernel.shape) < 0.5
+    kernel.assign(np.where(mask, 0.0, kernel.numpy()))
+    qat = quantize(model, layers=["hidden", "logits"])
+    keep = compression.KeepZeros.from_models(model, qat)
+    qat.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 6)).astype("float32")
+    y = rng.integers(0, 3, size=64)
+    qat.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[keep])
+    report = sparsity_report(qat)
+    assert report["hidden"]["zeros"] >= int(mask.sum())
+    (variable,) = [
+        w for w in qat.trainable_weights if tuple(w.shape) == tuple(kernel.shape)
+    ]
+    assert np.all(variable.numpy()[mask] == 0.0)
+
+
+def test_student_file_is_loaded_and_checked_against_the_data(digits, tmp_path):
+    path = tmp_path / "student.keras"
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(inputs)
+    keras.Model(inputs, keras.layers.Dense(10)(x), name="mine").save(path)
+    assert training.make_student(digits, str(path)).name == "mine"
+    wrong = tmp_path / "wrong.keras"
+    keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)]).save(wrong)
+    with pytest.raises(UsageError, match=r"takes inputs \(64,\)"):
+        training.make_student(digits, str(wrong))
