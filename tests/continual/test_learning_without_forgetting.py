@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from models import mlp
 from models import sparse_ce
+from reference import sparse_ce_per_example
 from sklearn.datasets import load_digits
 
 from keras_distill._compat import keras
@@ -47,6 +48,41 @@ def test_add_task_head_refuses_subclassed_models_and_bad_class_counts():
         add_task_head(sub, 2)
     with pytest.raises(ValueError, match="new_classes"):
         add_task_head(mlp(), 0)
+
+
+@pytest.mark.parametrize("new_task_loss", ["new_head", "all_logits"])
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_new_task_loss_reads_the_new_head_or_all_logits(new_task_loss, one_hot):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 8)).astype("float32")
+    y = rng.integers(3, 5, size=32)
+    old = mlp(input_dim=8, hidden=(6,), classes=3, name="old")
+    lwf = learning_without_forgetting(
+        old, new_classes=2, alpha=0.5, new_task_loss=new_task_loss
+    )
+    loss = (
+        keras.losses.CategoricalCrossentropy(from_logits=True)
+        if one_hot
+        else sparse_ce()
+    )
+    lwf.compile(keras.optimizers.SGD(0.0), loss=loss)
+    labels = np.eye(5, dtype="float32")[y] if one_hot else y
+    logs = lwf.evaluate(x, labels, batch_size=32, return_dict=True, verbose=0)
+    logits = lwf.student.predict(x, verbose=0).astype("float64")
+    if new_task_loss == "new_head":
+        want = sparse_ce_per_example(y - 3, logits[:, 3:]).mean()
+    else:
+        want = sparse_ce_per_example(y, logits).mean()
+    np.testing.assert_allclose(logs["student_loss"], want, rtol=1e-5)
+
+
+def test_lwf_config_round_trip_keeps_the_new_task_loss():
+    old = mlp(input_dim=8, hidden=(6,), classes=3, name="old")
+    lwf = learning_without_forgetting(old, new_classes=2, new_task_loss="all_logits")
+    restored = type(lwf).from_config(lwf.get_config())
+    assert (restored.old_classes, restored.new_task_loss) == (3, "all_logits")
+    with pytest.raises(ValueError, match="`new_task_loss` must be one of"):
+        learning_without_forgetting(old, new_classes=2, new_task_loss="joint")
 
 
 @pytest.mark.slow
