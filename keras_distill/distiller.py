@@ -601,12 +601,17 @@ class Distiller(keras.Model):
                 weights,
                 batch,
             )
+        labels = y
+        if mixing is not None and y is not None:
+            labels = _dominant_labels(y, mixing)
         per_loss = []
         for loss in self.distillation_losses:
+            extra = {"labels": labels} if loss.uses_labels else {}
             values = loss(
                 _teacher_input(loss, teacher),
                 student[loss.student_layer],
                 temperature=self._temperature,
+                **extra,
             )
             per_loss.append(_weighted_mean(values, weights, batch))
         distill = tf.reduce_sum(tf.stack(per_loss) * self._loss_weights)
@@ -701,13 +706,8 @@ class Distiller(keras.Model):
         )
         self.optimizer.apply_gradients(zip(gradients, variables))
         if mixing is not None and y is not None:
-            partner, lam = mixing
             # Metrics of a mixed example count its dominant label.
-            y = tf.where(
-                tf.reshape(lam >= 0.5, [-1] + [1] * (len(y.shape) - 1)),
-                y,
-                tf.gather(y, partner),
-            )
+            y = _dominant_labels(y, mixing)
         return self._update_trackers(x, y, student[None], sample_weight, losses)
 
     def test_step(self, data):
@@ -769,6 +769,17 @@ def _teacher_input(loss, teacher):
     if loss.teacher_layer is None and loss.combines == "logits":
         return teacher.get(_MEAN_LOGITS, teacher[None])
     return teacher[loss.teacher_layer]
+
+
+def _dominant_labels(y, mixing):
+    """Each mixed example's dominant label: its own for lam >= 0.5, else its
+    partner's."""
+    partner, lam = mixing
+    return tf.where(
+        tf.reshape(lam >= 0.5, [-1] + [1] * (len(y.shape) - 1)),
+        y,
+        tf.gather(y, partner),
+    )
 
 
 def _make_names_unique(losses):

@@ -49,16 +49,17 @@ def mse_per_example(teacher, student):
     return (diff**2).reshape(len(diff), -1).mean(axis=-1)
 
 
-def dkd_per_example(teacher, student, temperature, alpha, beta):
-    """Zhao et al.'s TCKD/NCKD with the teacher's top class as target, float64.
+def dkd_per_example(teacher, student, temperature, alpha, beta, labels):
+    """Zhao et al.'s TCKD/NCKD with the ground-truth `labels` as target, float64.
 
     Written from probabilities, as in the paper, not in log space as the package.
+    Pass `teacher.argmax(-1)` as `labels` for the package's no-label fallback.
     """
     t = np.asarray(teacher, np.float64) / temperature
     s = np.asarray(student, np.float64) / temperature
     p, q = softmax(t), softmax(s)
     rows = np.arange(len(t))
-    g = t.argmax(axis=-1)
+    g = np.asarray(labels).reshape(len(t)).astype(int)
     b_p = np.stack([p[rows, g], 1 - p[rows, g]], axis=-1)
     b_q = np.stack([q[rows, g], 1 - q[rows, g]], axis=-1)
     tckd = (b_p * np.log(b_p / b_q)).sum(axis=-1)

@@ -6,6 +6,7 @@ import tensorflow as tf
 from models import blobs
 from models import mlp
 from models import sparse_ce
+from reference import dkd_per_example
 from reference import kl_per_example
 from reference import log_softmax
 from reference import softmax
@@ -273,6 +274,26 @@ def test_several_teachers_give_logit_losses_their_weighted_mean_logits(
     ).astype("float64")
     want = ((student.predict(x, verbose=0) - mean) ** 2).mean(-1).mean()
     np.testing.assert_allclose(logs["distillation_loss"], want, rtol=1e-5)
+
+
+def test_dkd_in_the_distiller_targets_the_labels_and_the_teacher_without_them():
+    x, y = blobs(32)
+    d = keras_distill.Distiller(
+        student=mlp(hidden=(8,)),
+        teacher=mlp(hidden=(16,)),
+        alpha=0.0,
+        temperature=4.0,
+        distillation_losses="dkd",
+    )
+    d.compile(optimizer=keras.optimizers.SGD(0.0))
+    t, s = d.teacher.predict(x, verbose=0), d.student.predict(x, verbose=0)
+    assert (t.argmax(-1) != y).any()  # an untrained teacher: labels differ
+    labelled = d.evaluate(x, y, batch_size=32, return_dict=True, verbose=0)
+    want = dkd_per_example(t, s, 4.0, 1.0, 8.0, labels=y).mean()
+    np.testing.assert_allclose(labelled["distillation_loss"], want, rtol=1e-4)
+    history = d.fit(x, batch_size=32, epochs=1, verbose=0)
+    want = dkd_per_example(t, s, 4.0, 1.0, 8.0, labels=t.argmax(-1)).mean()
+    np.testing.assert_allclose(history.history["distillation_loss"], [want], rtol=1e-4)
 
 
 def test_temperature_and_alpha_changes_apply_without_recompiling():

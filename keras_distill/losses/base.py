@@ -42,6 +42,10 @@ class DistillationLoss(keras.layers.Layer):
     logits), override `call`, and may override `setup` to check shapes and create
     weights before training.
 
+    A loss that needs the ground-truth labels (like `DKD`) sets `uses_labels =
+    True` and accepts `labels=None` in `call`; the `Distiller` then passes the
+    batch's labels (None for unlabelled data).
+
     With several teachers, `combines` says what the loss reads: `"probabilities"`
     (the default, for losses on softened distributions such as KL, DKD, DIST) gets
     logits whose softened distribution is the teachers' weighted mean; `"logits"`
@@ -61,6 +65,9 @@ class DistillationLoss(keras.layers.Layer):
     """
 
     combines = "probabilities"
+    # True for losses whose `call` takes `labels=` (the batch's ground truth, or
+    # None for unlabelled data); the Distiller passes them only to those.
+    uses_labels = False
 
     def __init__(self, teacher_layer=None, student_layer=None, **kwargs):
         kwargs.setdefault("dtype", "float32")

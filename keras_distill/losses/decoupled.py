@@ -15,6 +15,16 @@ def _masked_log_softmax(z, mask):
     return tf.where(mask, tf.zeros_like(log_probs), log_probs)
 
 
+def _target_class(labels, logits):
+    """The int target class of each example: from the labels, else the logits."""
+    if labels is None:
+        return tf.argmax(logits, axis=-1)
+    labels = tf.convert_to_tensor(labels)
+    if labels.shape.rank == logits.shape.rank and labels.shape[-1] not in (None, 1):
+        return tf.argmax(labels, axis=-1)  # one-hot (or soft) labels
+    return tf.reshape(tf.cast(labels, tf.int64), tf.shape(logits)[:-1])
+
+
 @register("dkd")
 @keras.saving.register_keras_serializable(package="keras_distill")
 class DKD(DistillationLoss):
@@ -34,10 +44,11 @@ class DKD(DistillationLoss):
     CIFAR-100, and warms the loss weight up over the first epochs (use a
     `keras_distill.schedules` callback for that).
 
-    The target class g is the teacher's top class, not the label: the loss then
-    needs no labels, so it works on unlabelled and mixed-up batches. On training
-    examples the teacher classifies correctly (nearly all of them) this is the
-    paper's choice.
+    The target class g is the ground-truth label, as in the paper: the `Distiller`
+    passes the batch's labels (sparse or one-hot; for a Mixup batch, each mixed
+    example's dominant label). Without labels (unlabelled data, or calling the
+    loss without `labels`), g is the teacher's top class, which on examples the
+    teacher classifies correctly is the same class.
 
     Args:
         target_weight: float >= 0, the weight of TCKD (the paper's alpha).
@@ -64,13 +75,25 @@ class DKD(DistillationLoss):
         self.target_weight = check_weight(target_weight, "target_weight")
         self.non_target_weight = check_weight(non_target_weight, "non_target_weight")
 
-    def call(self, teacher_output, student_output, temperature=None):
+    uses_labels = True
+
+    def call(self, teacher_output, student_output, temperature=None, labels=None):
+        """Returns the loss of each example, shape `(batch,)`.
+
+        Args:
+            teacher_output: tensor `(batch, classes)`, the teacher's logits.
+            student_output: tensor `(batch, classes)`, the student's logits.
+            temperature: scalar tensor, T.
+            labels: the ground-truth classes, sparse `(batch,)`/`(batch, 1)` or
+                one-hot `(batch, classes)`, or None to use the teacher's top
+                class. Defaults to None.
+        """
         temperature = tf.cast(temperature, tf.float32)
         z_t = tf.cast(teacher_output, tf.float32) / temperature
         z_s = tf.cast(student_output, tf.float32) / temperature
         classes = tf.shape(z_t)[-1]
         is_target = tf.one_hot(
-            tf.argmax(z_t, axis=-1), classes, on_value=True, off_value=False
+            _target_class(labels, z_t), classes, on_value=True, off_value=False
         )
         log_p = tf.nn.log_softmax(z_t, axis=-1)
         log_q = tf.nn.log_softmax(z_s, axis=-1)

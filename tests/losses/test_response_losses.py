@@ -59,7 +59,23 @@ def test_dkd_matches_reference(temperature, alpha, beta, seed):
     got = losses.DKD(target_weight=alpha, non_target_weight=beta)(
         teacher, student, temperature=temperature
     )
-    want = dkd_per_example(teacher, student, temperature, alpha, beta)
+    want = dkd_per_example(
+        teacher, student, temperature, alpha, beta, labels=teacher.argmax(-1)
+    )
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("one_hot", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_dkd_targets_the_ground_truth_label_when_given(one_hot, seed):
+    teacher, student = _logits(seed, scale=2.0)
+    labels = np.random.default_rng(seed + 10).integers(
+        0, teacher.shape[-1], len(teacher)
+    )
+    assert (labels != teacher.argmax(-1)).any()
+    given = np.eye(teacher.shape[-1], dtype="float32")[labels] if one_hot else labels
+    got = losses.DKD(1.0, 8.0)(teacher, student, temperature=4.0, labels=given)
+    want = dkd_per_example(teacher, student, 4.0, 1.0, 8.0, labels=labels)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-6)
 
 
