@@ -3,8 +3,9 @@
 The package, in the order a model goes through it:
 
 - `Distiller` (distiller.py): a `keras.Model` that trains a student from a frozen
-  teacher; `losses` holds what it can match (KL, DKD, DIST, hints, ...),
-  `augmentation` what it can do to each batch (Mixup), `schedules` how its
+  teacher, live or from outputs saved once by `cache_teacher_outputs`
+  (teacher_cache.py). `losses` holds what it can match (KL, DKD, DIST, hints,
+  ...), `augmentation` what it can do to each batch (Mixup), `schedules` how its
   temperature, alpha and loss weights change over training, `continual` learning
   a new task without forgetting the old one.
 - `data`: datasets as tf.data pipelines with raw inputs (MNIST-1D, digits, TFDS,
@@ -25,6 +26,7 @@ from keras_distill import losses
 from keras_distill.distiller import Distiller
 from keras_distill.losses import KLDivergence
 from keras_distill.losses import distillation_loss
+from keras_distill.teacher_cache import cache_teacher_outputs
 
 __version__ = "0.1.0"
 
@@ -41,6 +43,7 @@ _LAZY_SUBPACKAGES = (
 __all__ = [
     "Distiller",
     "KLDivergence",
+    "cache_teacher_outputs",
     "distillation_loss",
     "losses",
     *_LAZY_SUBPACKAGES,
