@@ -7,92 +7,23 @@ import warnings
 import tensorflow as tf
 
 from keras_distill import _compat
+from keras_distill._checks import check_alpha
+from keras_distill._checks import check_augmentation
+from keras_distill._checks import check_temperature
+from keras_distill._checks import ends_in_softmax
+from keras_distill._checks import expects_probabilities
+from keras_distill._checks import io_shapes
 from keras_distill._compat import keras
+from keras_distill._reduction import per_example_loss
+from keras_distill._reduction import per_example_weights
+from keras_distill._reduction import scale_for_distribution
+from keras_distill._reduction import weighted_mean
+from keras_distill._taps import Taps
+from keras_distill._taps import tap
 from keras_distill.losses.response import KLDivergence
 from keras_distill.losses.response import ProbabilityLoss
 from keras_distill.teacher_cache import cached_batch
 from keras_distill.teacher_cache import check_cached_teacher
-
-
-def check_temperature(value, argname: str = "temperature") -> float:
-    """Returns `value` as a float if it is a finite number > 0, else raises."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"`{argname}` must be a number > 0 (typically 1 to 20), got "
-            f"{type(value).__name__}: {value!r}"
-        )
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(
-            f"`{argname}` must be a finite number > 0 (typically 1 to 20), got "
-            f"{value!r}. It divides the logits before the softmax."
-        )
-    return float(value)
-
-
-def check_alpha(value, argname: str = "alpha") -> float:
-    """Returns `value` as a float if it is a number in [0, 1], else raises."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"`{argname}` must be a number in [0, 1], got {type(value).__name__}: "
-            f"{value!r}"
-        )
-    if not 0.0 <= value <= 1.0:  # also False for NaN
-        raise ValueError(
-            f"`{argname}` must be in [0, 1], got {value!r}. It weights the student "
-            "(label) loss; 1 - alpha weights the distillation loss."
-        )
-    return float(value)
-
-
-def ends_in_softmax(model) -> bool:
-    """Whether the last layer of a Functional/Sequential model applies a softmax."""
-    layers = getattr(model, "layers", None)
-    if not layers:
-        return False
-    last = layers[-1]
-    if isinstance(last, keras.layers.Softmax):
-        return True
-    activation = getattr(last, "activation", None)
-    return getattr(activation, "__name__", "") == "softmax"
-
-
-def _static_shapes(tensors):
-    try:
-        return [tuple(t.shape) for t in tensors]
-    except (AttributeError, TypeError, ValueError):
-        return None
-
-
-def _io_shapes(model, attr):
-    """Static input or output shapes of a built model, or None if unknown."""
-    try:
-        tensors = getattr(model, attr)
-    except (AttributeError, ValueError):
-        return None
-    return _static_shapes(tensors) if tensors else None
-
-
-def _tap(model, layer_names, argname):
-    """A model returning `[outputs of layer_names..., final output]` of `model`.
-
-    It shares `model`'s layers and weights, so training it trains `model`.
-    """
-    if not layer_names:
-        return model
-    if not _compat.is_graph_model(model):
-        raise TypeError(
-            f"Feature distillation reads intermediate layers of `{argname}`, which "
-            "needs a Functional or Sequential model; got a subclassed "
-            f"{type(model).__name__}. Rebuild it with the Functional API."
-        )
-    available = [layer.name for layer in model.layers]
-    missing = [name for name in layer_names if name not in available]
-    if missing:
-        raise ValueError(
-            f"`{argname}` has no layer named {missing}. Available layers: {available}."
-        )
-    outputs = [model.get_layer(name).output for name in layer_names]
-    return keras.Model(model.inputs, [*outputs, model.outputs[0]])
 
 
 def _as_teacher_list(teacher):
@@ -204,7 +135,7 @@ class Distiller(keras.Model):
         **kwargs,
     ):
         temperature = check_temperature(temperature)
-        augmentation = _check_augmentation(augmentation)
+        augmentation = check_augmentation(augmentation)
         alpha = check_alpha(alpha)
         _compat.check_model(student, "student")
         if cached_teacher:
@@ -296,10 +227,10 @@ class Distiller(keras.Model):
         self._loss_weights.assign(self._check_loss_weights(values))
 
     def _check_shapes(self, student, teachers):
-        student_in = _io_shapes(student, "inputs")
-        student_out = _io_shapes(student, "outputs")
+        student_in = io_shapes(student, "inputs")
+        student_out = io_shapes(student, "outputs")
         for teacher in teachers:
-            teacher_in = _io_shapes(teacher, "inputs")
+            teacher_in = io_shapes(teacher, "inputs")
             if (
                 student_in
                 and teacher_in
@@ -310,11 +241,11 @@ class Distiller(keras.Model):
                     f"{teacher_in}, Student: {student_in}. Both must read the same "
                     "inputs; put any resizing inside the models."
                 )
-            teacher_out = _io_shapes(teacher, "outputs")
-            if len(teachers) > 1 and teacher_out != _io_shapes(teachers[0], "outputs"):
+            teacher_out = io_shapes(teacher, "outputs")
+            if len(teachers) > 1 and teacher_out != io_shapes(teachers[0], "outputs"):
                 raise ValueError(
                     "The teachers' output shapes differ: "
-                    f"{[_io_shapes(t, 'outputs') for t in teachers]}. Several "
+                    f"{[io_shapes(t, 'outputs') for t in teachers]}. Several "
                     "teachers must predict the same classes."
                 )
             if (
@@ -390,9 +321,9 @@ class Distiller(keras.Model):
         self._student_layers = list(dict.fromkeys(student_layers))
         # Kept out of Keras' attribute tracking: the taps share the models' layers,
         # which the Distiller already tracks through `student` and `teachers`.
-        self._taps = _Taps(
-            teachers=[_tap(t, self._teacher_layers, "teacher") for t in self.teachers],
-            student=_tap(self.student, self._student_layers, "student"),
+        self._taps = Taps(
+            teachers=[tap(t, self._teacher_layers, "teacher") for t in self.teachers],
+            student=tap(self.student, self._student_layers, "student"),
         )
         student_shapes = self._feature_shapes(self._taps.student, self._student_layers)
         # Cached logits have the student's shape: the step checks that they do.
@@ -414,7 +345,7 @@ class Distiller(keras.Model):
 
     @staticmethod
     def _feature_shapes(model, layer_names):
-        shapes = _io_shapes(model, "outputs")
+        shapes = io_shapes(model, "outputs")
         if shapes is None:
             return {}
         return dict(zip([*layer_names, None], shapes))
@@ -483,7 +414,7 @@ class Distiller(keras.Model):
         if (
             student_loss is not None
             and not ends_in_softmax(self.student)
-            and _expects_probabilities(student_loss)
+            and expects_probabilities(student_loss)
         ):
             raise ValueError(
                 "The student outputs logits, but the student loss expects "
@@ -560,7 +491,7 @@ class Distiller(keras.Model):
     def _compute_losses(self, y, teacher, student, sample_weight, mixing=None):
         logits = student[None]
         batch = tf.shape(logits)[0]
-        weights = _per_example_weights(sample_weight, batch)
+        weights = per_example_weights(sample_weight, batch)
         if mixing is not None and weights is not None:
             # A mixed example is lam parts itself and 1 - lam parts its partner,
             # so it carries that blend of their sample/class weights.
@@ -588,16 +519,16 @@ class Distiller(keras.Model):
             student_loss = tf.zeros((), tf.float32)
         elif mixing is not None:
             partner, lam = mixing
-            own = _per_example_loss(self.student_loss_fn, y, logits, batch)
-            other = _per_example_loss(
+            own = per_example_loss(self.student_loss_fn, y, logits, batch)
+            other = per_example_loss(
                 self.student_loss_fn, tf.gather(y, partner), logits, batch
             )
-            student_loss = _weighted_mean(
+            student_loss = weighted_mean(
                 lam * own + (1.0 - lam) * other, weights, batch
             )
         else:
-            student_loss = _weighted_mean(
-                _per_example_loss(self.student_loss_fn, y, logits, batch),
+            student_loss = weighted_mean(
+                per_example_loss(self.student_loss_fn, y, logits, batch),
                 weights,
                 batch,
             )
@@ -613,7 +544,7 @@ class Distiller(keras.Model):
                 temperature=self._temperature,
                 **extra,
             )
-            per_loss.append(_weighted_mean(values, weights, batch))
+            per_loss.append(weighted_mean(values, weights, batch))
         distill = tf.reduce_sum(tf.stack(per_loss) * self._loss_weights)
         total = alpha * student_loss + (1.0 - alpha) * distill
         regularization = self.student.losses
@@ -697,7 +628,7 @@ class Distiller(keras.Model):
             student = self._student_outputs(x, training=True)
             self._check_cached_logits(teacher, student)
             losses = self._compute_losses(y, teacher, student, sample_weight, mixing)
-            scaled = _scale_for_distribution(losses[0], tf.shape(student[None])[0])
+            scaled = scale_for_distribution(losses[0], tf.shape(student[None])[0])
             # Mixed float16: scaled up so small float16 gradients do not vanish.
             scaled = _compat.scale_loss(self.optimizer, scaled)
         variables = self.trainable_student_variables()
@@ -799,37 +730,6 @@ def _make_names_unique(losses):
         seen.add(name)
 
 
-class _Taps:
-    """Holds the feature-tap models, out of reach of Keras' layer tracking."""
-
-    def __init__(self, teachers, student):
-        self.teachers = teachers
-        self.student = student
-
-
-def _check_augmentation(augmentation):
-    if augmentation is None:
-        return None
-    from keras_distill.augmentation import Mixup
-
-    steps = _as_list(augmentation)
-    for step in steps:
-        if not callable(step):
-            raise TypeError(
-                "`augmentation` must be a keras_distill.augmentation.Mixup, a Keras "
-                "preprocessing layer, a callable x -> x, or a list of them; got "
-                f"{type(step).__name__}: {step!r:.80}"
-            )
-    if sum(isinstance(step, Mixup) for step in steps) > 1:
-        raise ValueError(
-            "`augmentation` holds more than one Mixup; the student loss can follow "
-            "one mixing of the labels. Use a single Mixup."
-        )
-    if not steps:
-        raise ValueError("`augmentation` is an empty list: pass None instead.")
-    return augmentation
-
-
 def _read(variable) -> float:
     """A scalar variable's value, also while a tf.function is being traced."""
     with tf.init_scope():
@@ -838,73 +738,3 @@ def _read(variable) -> float:
 
 def _as_list(outputs):
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-
-
-def _expects_probabilities(loss) -> bool:
-    """True for a Keras cross-entropy configured with from_logits=False."""
-    fn_kwargs = getattr(loss, "_fn_kwargs", None)
-    if isinstance(fn_kwargs, dict) and "from_logits" in fn_kwargs:
-        return not fn_kwargs["from_logits"]
-    name = getattr(loss, "__name__", "")
-    return name.endswith("crossentropy")
-
-
-def _per_example_weights(sample_weight, batch):
-    if sample_weight is None:
-        return None
-    weights = tf.cast(sample_weight, tf.float32)
-    return tf.reshape(weights, [batch, -1])[:, 0]
-
-
-def _per_example_loss(loss_fn, y, logits, batch):
-    """The student loss of each example, float32 `(batch,)`.
-
-    A Keras `Loss` is called unreduced (its `call`): the Distiller reduces it like
-    the distillation losses, because Keras 3 losses would otherwise divide by the
-    replica count a second time and tf_keras refuses reduced losses under a
-    `tf.distribute` strategy.
-    """
-    logits = tf.cast(logits, tf.float32)
-    if isinstance(loss_fn, keras.losses.Loss):
-        values = loss_fn.call(y, logits)
-    else:
-        values = loss_fn(y, logits)
-    values = tf.cast(values, tf.float32)
-    if values.shape.rank == 0:  # a plain function that already reduced the batch
-        return values
-    return tf.reduce_mean(tf.reshape(values, [batch, -1]), axis=-1)
-
-
-def _weighted_mean(values, weights, batch):
-    """sum_i w_i * l_i / batch, Keras' "sum_over_batch_size" reduction.
-
-    0 for an empty batch, which a replica gets when a strategy splits a short
-    final batch.
-    """
-    values = tf.cast(values, tf.float32)
-    if values.shape.rank == 0:
-        return values if weights is None else values * tf.reduce_mean(weights)
-    values = tf.reshape(values, [batch, -1])
-    values = tf.reduce_mean(values, axis=-1)
-    if weights is not None:
-        values = values * weights
-    return tf.math.divide_no_nan(tf.reduce_sum(values), tf.cast(batch, tf.float32))
-
-
-def _scale_for_distribution(loss, batch):
-    """Turns a replica's batch-mean loss into its share of the global batch mean.
-
-    Under a `tf.distribute` strategy each replica sees `batch` of the global batch
-    and the optimizer sums the replicas' gradients, so the loss to differentiate
-    is `loss * batch / global_batch`: the sum of the replicas' gradients is then
-    the gradient of the global batch mean, as on one device, also when the
-    final batch is split unevenly (or leaves a replica empty).
-    """
-    strategy = tf.distribute.get_strategy()
-    if strategy.num_replicas_in_sync == 1:
-        return loss
-    batch = tf.cast(batch, tf.float32)
-    global_batch = tf.distribute.get_replica_context().all_reduce(
-        tf.distribute.ReduceOp.SUM, batch
-    )
-    return loss * tf.math.divide_no_nan(batch, global_batch)
