@@ -57,3 +57,24 @@ def check_image_size(image_size) -> tuple[int, int]:
             f"integer for a square, got {image_size!r}."
         )
     return int(image_size[0]), int(image_size[1])
+
+
+def check_pipeline_options(shuffle_buffer, cache) -> None:
+    """Validates the tf.data options shared by the file-backed loaders.
+
+    Raises:
+        ValueError: `shuffle_buffer` is not a positive integer, or `cache` is
+            neither a bool nor a file prefix.
+    """
+    if (
+        isinstance(shuffle_buffer, bool)
+        or not isinstance(shuffle_buffer, numbers.Integral)
+        or shuffle_buffer < 1
+    ):
+        raise ValueError(
+            f"`shuffle_buffer` must be a positive integer, got {shuffle_buffer!r}."
+        )
+    if not isinstance(cache, (bool, str)):
+        raise ValueError(
+            f"`cache` must be True, False or a file prefix, got {cache!r}."
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from keras_distill._compat import keras
 from keras_distill.data._checks import check_batch_size
 from keras_distill.data._checks import check_fraction
 from keras_distill.data._checks import check_image_size
+from keras_distill.data._checks import check_pipeline_options
 from keras_distill.data._checks import check_seed
 from keras_distill.data.data_bundle import DataBundle
 from keras_distill.data.input_normalization import InputNormalization
@@ -147,18 +147,7 @@ def load_image_folder(
             f"`test_fraction` + `validation_fraction` must be below 1 to leave "
             f"training images, got {test_fraction} + {validation_fraction}."
         )
-    if (
-        isinstance(shuffle_buffer, bool)
-        or not isinstance(shuffle_buffer, numbers.Integral)
-        or shuffle_buffer < 1
-    ):
-        raise ValueError(
-            f"`shuffle_buffer` must be a positive integer, got {shuffle_buffer!r}."
-        )
-    if not isinstance(cache, (bool, str)):
-        raise ValueError(
-            f"`cache` must be True, False or a file prefix, got {cache!r}."
-        )
+    check_pipeline_options(shuffle_buffer, cache)
     directory = Path(directory).expanduser()
     classes, total = _check_layout(directory)
     # Keras holds out int(validation_split * total) files; split those into test

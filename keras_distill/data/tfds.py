@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import numbers
 import os
 
 import numpy as np
@@ -13,6 +12,7 @@ import tensorflow_datasets as tfds
 from keras_distill.data._checks import check_batch_size
 from keras_distill.data._checks import check_fraction
 from keras_distill.data._checks import check_image_size
+from keras_distill.data._checks import check_pipeline_options
 from keras_distill.data._checks import check_seed
 from keras_distill.data.data_bundle import DataBundle
 from keras_distill.data.input_normalization import InputNormalization
@@ -232,18 +232,7 @@ def load_tfds(
         )
     if image_size is not None:
         image_size = check_image_size(image_size)
-    if (
-        isinstance(shuffle_buffer, bool)
-        or not isinstance(shuffle_buffer, numbers.Integral)
-        or shuffle_buffer < 1
-    ):
-        raise ValueError(
-            f"`shuffle_buffer` must be a positive integer, got {shuffle_buffer!r}."
-        )
-    if not isinstance(cache, (bool, str)):
-        raise ValueError(
-            f"`cache` must be True, False or a file prefix, got {cache!r}."
-        )
+    check_pipeline_options(shuffle_buffer, cache)
     data_dir = None if data_dir is None else os.fspath(data_dir)
 
     builder = _open_builder(name, data_dir)
