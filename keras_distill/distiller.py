@@ -444,6 +444,30 @@ class Distiller(keras.Model):
         return self._loss_trackers() + _compat.compiled_metrics(self)
 
     # ------------------------------------------------------------------- steps
+    def fit(self, *args, **kwargs):
+        self._refuse_weights_with_cache(kwargs)
+        return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        self._refuse_weights_with_cache(kwargs)
+        return super().evaluate(*args, **kwargs)
+
+    def _refuse_weights_with_cache(self, kwargs):
+        # Keras would append the weights to the (x, y, teacher_logits) batches,
+        # or mistake the logits for sample weights: refuse before it does.
+        if not self.cached_teacher:
+            return
+        given = [
+            k for k in ("sample_weight", "class_weight") if kwargs.get(k) is not None
+        ]
+        if given:
+            raise ValueError(
+                f"A Distiller with cached_teacher=True does not take {given[0]}: "
+                "its batches are (x, y, teacher_logits). Weight the examples by "
+                "repeating or subsampling them before cache_teacher_outputs, or "
+                "distil from the live teacher (cached_teacher=False)."
+            )
+
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
 

@@ -156,6 +156,27 @@ def test_cached_distiller_explains_batches_without_teacher_logits():
 
 
 @pytest.mark.parametrize(
+    "weights",
+    [{"class_weight": {0: 1.0, 1: 2.0, 2: 1.0, 3: 1.0}}, {"sample_weight": "array"}],
+)
+def test_cached_distiller_refuses_sample_and_class_weights(weights):
+    x, y = blobs(32)
+    teacher, student, _ = _pair()
+    d = _distiller(student)
+    before = [w.copy() for w in student.get_weights()]
+    if "sample_weight" in weights:
+        weights = {"sample_weight": np.ones(32, "float32")}
+    data = cache_teacher_outputs(teacher, x, y, batch_size=16)
+    with pytest.raises(ValueError, match="cached_teacher=True does not take"):
+        d.fit(data, epochs=1, verbose=0, **weights)
+    if "sample_weight" in weights:
+        with pytest.raises(ValueError, match="does not take sample_weight"):
+            d.evaluate(data, verbose=0, **weights)
+    for a, b in zip(before, student.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
     "kwargs, match",
     [
         ({"batch_size": 0}, "batch_size"),
