@@ -636,21 +636,35 @@ class Distiller(keras.Model):
             x, mixing = self._augment(x)
         return x, y, sample_weight, self._teacher_outputs(x), mixing
 
-    def _check_cached_logits(self, teacher, student):
-        if not self.cached_teacher:
+    def _check_logit_classes(self, teacher, student):
+        """Refuses, while the first step is traced, logits of different widths.
+
+        Models without an `Input` have no shapes at construction; this is where
+        their class counts are first known, before any weight changes.
+        """
+        reads_both_logits = any(
+            loss.teacher_layer is None and loss.student_layer is None
+            for loss in self.distillation_losses
+        )
+        if not reads_both_logits:  # e.g. LwF: the teacher meets the old head only
             return
         cached, own = teacher[None].shape[-1], student[None].shape[-1]
         if cached is not None and own is not None and cached != own:
+            source = (
+                "The cached teacher logits have"
+                if self.cached_teacher
+                else "The teacher outputs"
+            )
             raise ValueError(
-                f"The cached teacher logits have {cached} classes but the student "
-                f"outputs {own}: both must predict the same classes."
+                f"{source} {cached} classes but the student outputs {own}: both "
+                "must predict the same classes."
             )
 
     def train_step(self, data):
         x, y, sample_weight, teacher, mixing = self._unpack(data, training=True)
         with tf.GradientTape() as tape:
             student = self._student_outputs(x, training=True)
-            self._check_cached_logits(teacher, student)
+            self._check_logit_classes(teacher, student)
             losses = self._compute_losses(y, teacher, student, sample_weight, mixing)
             scaled = scale_for_distribution(losses[0], tf.shape(student[None])[0])
             # Mixed float16: scaled up so small float16 gradients do not vanish.
@@ -668,7 +682,7 @@ class Distiller(keras.Model):
     def test_step(self, data):
         x, y, sample_weight, teacher, _ = self._unpack(data, training=False)
         student = self._student_outputs(x, training=False)
-        self._check_cached_logits(teacher, student)
+        self._check_logit_classes(teacher, student)
         losses = self._compute_losses(y, teacher, student, sample_weight)
         return self._update_trackers(x, y, student[None], sample_weight, losses)
 

@@ -198,3 +198,21 @@ def test_model_of_the_other_keras_flavour_is_refused_with_the_switch():
     student, _ = _pair()
     with pytest.raises(TypeError, match="TF_USE_LEGACY_KERAS=1"):
         keras_distill.Distiller(student=student, teacher=foreign)
+
+
+def test_unbuilt_models_with_different_class_counts_fail_before_any_update():
+    # Without an Input there are no shapes at construction; the first step's
+    # trace is where the class counts meet, before any weight changes.
+    student = keras.Sequential([keras.layers.Dense(8), keras.layers.Dense(4)])
+    teacher = mlp(hidden=(16,), classes=5, name="teacher")
+    teacher_weights = [w.copy() for w in teacher.get_weights()]
+    d = keras_distill.Distiller(student=student, teacher=teacher)
+    d.compile(optimizer="sgd", loss=sparse_ce())
+    x = np.random.default_rng(0).normal(size=(16, 8)).astype("float32")
+    y = np.zeros(16, "int64")
+    with pytest.raises(ValueError, match="teacher outputs 5 classes but the student"):
+        d.fit(x, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="same classes"):
+        d.evaluate(x, y, verbose=0)
+    for a, b in zip(teacher_weights, teacher.get_weights()):
+        np.testing.assert_array_equal(a, b)
