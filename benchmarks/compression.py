@@ -3,7 +3,9 @@
 For MNIST-1D (mnist1d default arguments, 40 features) and scikit-learn digits
 (8x8), loaded with `keras_distill.data` (raw inputs; normalization is the first
 layer of every model, so the exported files take raw data), with a CNN teacher
-and a student of more than 50k parameters, per seed:
+and a student of more than 50k parameters (`--student cnn`: a convolutional
+student distilled with Hinton's KD; `--student mlp`: a 512-256 MLP distilled by
+function matching, teacher and student sharing Mixup, alpha=0), per seed:
 
 1. the dense student trained on labels, and distilled from the teacher (same
    initial weights);
@@ -14,7 +16,8 @@ and a student of more than 50k parameters, per seed:
    plus the plain TF-MOT pipeline (the labels-trained student pruned on
    labels);
 3. the pruned-while-distilling student through pruning-preserving QAT
-   (`quantize(..., layers=..., preserve="sparsity")`), distilled;
+   (`quantize(..., layers=..., preserve="sparsity")`), distilled for
+   `--pqat-epochs` (20) at 1e-4;
 4. every model exported with `keras_distill.export.export_and_verify`
    (float32, and full-integer int8 calibrated on training data, float
    input/output) and measured in the LiteRT interpreter: test accuracy, file
@@ -34,8 +37,10 @@ needed once keras_distill is installed, e.g. `pip install -e .`):
 
     PYTHONPATH=. python3 benchmarks/compression.py   # both datasets, 3 seeds
     PYTHONPATH=. python3 benchmarks/compression.py --datasets digits --seeds 0
+    PYTHONPATH=. python3 benchmarks/compression.py --student mlp --datasets mnist1d
 
-On 2 shared CPU cores, MNIST-1D took about 14 minutes and digits about 6.
+On 2 shared CPU cores, the CNN runs took about 14 minutes (MNIST-1D) and 6
+(digits), the MLP run on MNIST-1D about 5.
 """
 
 import os
@@ -45,16 +50,19 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_distill import Distiller  # noqa: E402
 from keras_distill._compat import keras  # noqa: E402
+from keras_distill.augmentation import Mixup  # noqa: E402
 from keras_distill.compress import prune  # noqa: E402
 from keras_distill.compress import pruning_callbacks  # noqa: E402
 from keras_distill.compress import pruning_end_step  # noqa: E402
@@ -65,12 +73,9 @@ from keras_distill.data import load_dataset  # noqa: E402
 from keras_distill.export import export_and_verify  # noqa: E402
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-BATCH = 64
-TEMPERATURE = 4.0
-ALPHA = 0.1
+TEACHER_BATCH = 64
 SPARSITY = 0.8
 FREQUENCY = 20
-PQAT_EPOCHS = 3
 
 DENSE_KD = "dense, distilled"
 PRUNED_KD = "80% pruned while distilling"
@@ -97,11 +102,10 @@ def teacher_model(data):
     return keras.Model(x, keras.layers.Dense(10)(h), name="teacher")
 
 
-def student_model(data):
+def cnn_student(data):
     """More than 50k parameters.
 
-    Convolutions: an MLP on MNIST-1D tops out near 65 % and gains little from
-    a CNN teacher. On MNIST-1D, Conv2D with (k, 1) kernels rather than Conv1D,
+    Convolutions: on MNIST-1D, Conv2D with (k, 1) kernels rather than Conv1D,
     which TF-MOT cannot quantize. Conv kernels also have many weights per output
     channel, so the per-channel scales of an int8 file cost little.
     """
@@ -131,15 +135,65 @@ def student_model(data):
     return keras.Model(x, keras.layers.Dense(10, name="logits")(h), name="student")
 
 
-def distil(student, teacher, data, epochs, lr, callbacks=None):
+def mlp_student(data):
+    """An MLP of two hidden layers, 512 and 256 units (154k parameters on MNIST-1D).
+
+    On MNIST-1D an MLP trained on labels stays near 70 % however wide it is,
+    far below the CNN teacher: the setting where the teacher has something to
+    give, before and during pruning.
+    """
+    x = keras.Input(data.input_shape)
+    h = data.preprocessing_layer(name="normalize")(x)
+    h = keras.layers.Flatten()(h)
+    for i, units in enumerate([512, 256]):
+        h = keras.layers.Dense(units, activation="relu", name=f"dense_{i + 1}")(h)
+    return keras.Model(x, keras.layers.Dense(10, name="logits")(h), name="student")
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A student and how it is distilled and trained.
+
+    `mixup` is the Beta concentration of a `Mixup` that teacher and student
+    share inside the Distiller (function matching, Beyer et al. 2022), or None.
+    Training on labels never uses it: that is plain fine-tuning.
+    """
+
+    student: Callable
+    temperature: float
+    alpha: float
+    mixup: float | None
+    batch: int
+    learning_rate: float
+    epochs: int
+
+    def describe(self):
+        mixup = f", Mixup({self.mixup}) shared" if self.mixup else ""
+        return f"T={self.temperature}, alpha={self.alpha}{mixup}, batch {self.batch}"
+
+
+RECIPES = {
+    # Hinton's KD on the training batches; the CNN student is about as good
+    # as its teacher on labels alone.
+    "cnn": Recipe(cnn_student, 4.0, 0.1, None, 64, 3e-3, 40),
+    # The methods benchmark's best method (docs/choosing_a_method.md).
+    "mlp": Recipe(mlp_student, 2.0, 0.0, 1.0, 128, 1e-2, 200),
+}
+
+
+def distil(student, teacher, data, recipe, epochs, lr, callbacks=None):
     distiller = Distiller(
-        student=student, teacher=teacher, temperature=TEMPERATURE, alpha=ALPHA
+        student=student,
+        teacher=teacher,
+        temperature=recipe.temperature,
+        alpha=recipe.alpha,
+        augmentation=Mixup(recipe.mixup) if recipe.mixup else None,
     )
     distiller.compile(optimizer=keras.optimizers.Adam(lr), loss=LOSS)
     distiller.fit(
         data.x_train,
         data.y_train,
-        batch_size=BATCH,
+        batch_size=recipe.batch,
         epochs=epochs,
         verbose=0,
         callbacks=callbacks,
@@ -147,17 +201,17 @@ def distil(student, teacher, data, epochs, lr, callbacks=None):
     return distiller.student
 
 
-def cosine(lr, epochs, data):
-    steps = epochs * math.ceil(len(data.x_train) / BATCH)
+def cosine(lr, epochs, data, batch):
+    steps = epochs * math.ceil(len(data.x_train) / batch)
     return keras.optimizers.schedules.CosineDecay(lr, steps)
 
 
-def fit_labels(model, data, epochs, lr, callbacks=None):
+def fit_labels(model, data, batch, epochs, lr, callbacks=None):
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=LOSS)
     model.fit(
         data.x_train,
         data.y_train,
-        batch_size=BATCH,
+        batch_size=batch,
         epochs=epochs,
         verbose=0,
         callbacks=callbacks,
@@ -191,39 +245,55 @@ def export(model, data, out, tag, quantization):
     )
 
 
-def run_seed(data, teacher, seed, epochs, prune_epochs, recovery_epochs, out):
+def run_seed(
+    data, teacher, recipe, seed, epochs, prune_epochs, recovery_epochs, pqat_epochs, out
+):
     """{row label: (LiteRT accuracy, Keras accuracy, bytes, gzip bytes, sparsity)}."""
     keras.utils.set_random_seed(seed)
-    steps = math.ceil(len(data.x_train) / BATCH)
-    init = student_model(data)
+    batch = recipe.batch
+    steps = math.ceil(len(data.x_train) / batch)
+    init = recipe.student(data)
 
     def fresh():
         model = keras.models.clone_model(init)
         model.set_weights(init.get_weights())
         return model
 
-    lr = cosine(3e-3, epochs, data)
-    dense_labels = fit_labels(fresh(), data, epochs, lr)
-    dense_kd = distil(fresh(), teacher, data, epochs, lr)
+    lr = cosine(recipe.learning_rate, epochs, data, batch)
+    dense_labels = fit_labels(fresh(), data, batch, epochs, lr)
+    dense_kd = distil(fresh(), teacher, data, recipe, epochs, lr)
 
     # Reach 80 % with `recovery_epochs` left to recover at full sparsity.
     end = pruning_end_step(prune_epochs - recovery_epochs, steps, frequency=FREQUENCY)
-    prune_lr = cosine(1e-3, prune_epochs, data)
+    prune_lr = cosine(1e-3, prune_epochs, data, batch)
 
     def pruned(start):
         return prune(start, target_sparsity=SPARSITY, end_step=end, frequency=FREQUENCY)
 
     prune_kd = strip_pruning(
         distil(
-            pruned(dense_kd), teacher, data, prune_epochs, prune_lr, pruning_callbacks()
+            pruned(dense_kd),
+            teacher,
+            data,
+            recipe,
+            prune_epochs,
+            prune_lr,
+            pruning_callbacks(),
         )
     )
     prune_lab = strip_pruning(
-        fit_labels(pruned(dense_kd), data, prune_epochs, prune_lr, pruning_callbacks())
+        fit_labels(
+            pruned(dense_kd), data, batch, prune_epochs, prune_lr, pruning_callbacks()
+        )
     )
     tfmot_pipeline = strip_pruning(
         fit_labels(
-            pruned(dense_labels), data, prune_epochs, prune_lr, pruning_callbacks()
+            pruned(dense_labels),
+            data,
+            batch,
+            prune_epochs,
+            prune_lr,
+            pruning_callbacks(),
         )
     )
     # TF-MOT cannot quantize the normalization layer: quantize all the others
@@ -233,7 +303,8 @@ def run_seed(data, teacher, seed, epochs, prune_epochs, recovery_epochs, out):
         quantize(prune_kd, layers=layers, preserve="sparsity"),
         teacher,
         data,
-        PQAT_EPOCHS,
+        recipe,
+        pqat_epochs,
         1e-4,
     )
 
@@ -331,31 +402,53 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["mnist1d", "digits"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument(
+        "--student",
+        choices=sorted(RECIPES),
+        default="cnn",
+        help="cnn: convolutional student, Hinton KD; mlp: 512-256 MLP, function "
+        "matching (shared Mixup, alpha=0)",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="dense epochs (cnn 40, mlp 200)"
+    )
     parser.add_argument("--prune-epochs", type=int, default=30)
     parser.add_argument("--recovery-epochs", type=int, default=10)
     parser.add_argument("--teacher-epochs", type=int, default=100)
+    parser.add_argument(
+        "--pqat-epochs",
+        type=int,
+        default=20,
+        help="TF-MOT's activation ranges are moving averages (decay 0.999) "
+        "from [-6, 6]: QAT needs about 1000 steps before they fit the data",
+    )
     parser.add_argument("--out", default=None, help="folder; a temp dir if unset")
     args = parser.parse_args(argv)
     if args.prune_epochs <= args.recovery_epochs:
         parser.error("--prune-epochs must be > --recovery-epochs")
+    recipe = RECIPES[args.student]
+    epochs = args.epochs or recipe.epochs
     out = args.out or tempfile.mkdtemp(prefix="keras_distill_compression_")
     print(
         f"TF {tf.__version__}, tf_keras {keras.__version__}; seeds {args.seeds}; "
-        f"teacher {args.teacher_epochs} epochs, {args.epochs} dense epochs "
-        f"(Adam, cosine from 3e-3), {args.prune_epochs} pruning epochs "
+        f"teacher {args.teacher_epochs} epochs; {args.student} student, "
+        f"{epochs} dense epochs (Adam, cosine from {recipe.learning_rate:g}), "
+        f"{args.prune_epochs} pruning epochs "
         f"(cosine from 1e-3; {args.recovery_epochs} at full sparsity), "
-        f"{PQAT_EPOCHS} PQAT epochs; "
-        f"T={TEMPERATURE}, alpha={ALPHA}, batch {BATCH}"
+        f"{args.pqat_epochs} PQAT epochs (1e-4); {recipe.describe()}"
     )
     for name in args.datasets:
         start = time.time()
         keras.backend.clear_session()
         keras.utils.set_random_seed(0)
-        data = load_dataset(name, batch_size=BATCH)
+        data = load_dataset(name, batch_size=TEACHER_BATCH)
         teacher = teacher_model(data)
         fit_labels(
-            teacher, data, args.teacher_epochs, cosine(3e-3, args.teacher_epochs, data)
+            teacher,
+            data,
+            TEACHER_BATCH,
+            args.teacher_epochs,
+            cosine(3e-3, args.teacher_epochs, data, TEACHER_BATCH),
         )
         teacher_acc = float(
             np.mean(
@@ -367,10 +460,12 @@ def main(argv=None):
             rows, params = run_seed(
                 data,
                 teacher,
+                recipe,
                 seed,
-                args.epochs,
+                epochs,
                 args.prune_epochs,
                 args.recovery_epochs,
+                args.pqat_epochs,
                 out,
             )
             results.append(rows)
