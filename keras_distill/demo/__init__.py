@@ -5,7 +5,6 @@ stages one by one (`load_data`, `get_teacher`, `train_student`, `distil`,
 `compress`, `export`).
 """
 
-from keras_distill.demo.compression import KeepZeros
 from keras_distill.demo.compression import compress
 from keras_distill.demo.compression import zero_fraction
 from keras_distill.demo.config import DemoConfig
@@ -33,7 +32,6 @@ __all__ = [
     "DemoConfig",
     "DemoMethod",
     "EpochProgress",
-    "KeepZeros",
     "UsageError",
     "compress",
     "distil",

@@ -6,9 +6,6 @@ teacher so the student recovers what compression cost. TF-MOT needs tf_keras;
 on Keras 3 the stage is skipped and the export quantizes after training.
 """
 
-import numpy as np
-import tensorflow as tf
-
 from keras_distill import _compat
 from keras_distill._compat import keras
 from keras_distill.demo import dataset
@@ -19,72 +16,9 @@ COMPRESS_EPOCHS = 20
 FAST_COMPRESS_EPOCHS = 1
 
 
-class KeepZeros(keras.callbacks.Callback):
-    """Keeps pruned weights at zero while a stripped student trains with QAT.
-
-    TF-MOT's pruning-preserving QAT scheme (`quantize(..., preserve="sparsity")`,
-    `Default8BitPrunePreserveQuantizeScheme`) fails on any model whose first
-    layer is a Normalization or Rescaling layer, even one left out of
-    quantization: its registry asks the default registry for that layer's
-    config, which raises. The demo's models all start with one (they take raw
-    inputs). So the demo uses plain QAT and re-applies the pruning mask after
-    every batch, which is what that scheme's weight quantizer achieves.
-
-    Args:
-        pairs: list of `(variable, mask)`; the mask is 0 where the weight must
-            stay 0.
-    """
-
-    def __init__(self, pairs):
-        super().__init__()
-        self.pairs = pairs
-
-    @classmethod
-    def from_models(cls, stripped, qat_model) -> "KeepZeros":
-        """Pairs each kernel of `qat_model` with the zeros of `stripped`'s.
-
-        Raises:
-            RuntimeError: a pruned kernel has no counterpart in `qat_model`.
-        """
-        masks = {
-            layer.name: [
-                (np.asarray(w.numpy()) != 0).astype("float32")
-                for w in layer.trainable_weights
-                if len(w.shape) >= 2
-            ]
-            for layer in stripped.layers
-        }
-        pairs = []
-        for layer in qat_model.layers:
-            # A QuantizeWrapper owns its layer's kernel; its own quantizer
-            # variables are scalars or per-channel vectors.
-            name = getattr(layer, "layer", layer).name
-            kernels = [w for w in layer.trainable_weights if len(w.shape) >= 2]
-            for variable, mask in zip(kernels, masks.get(name, [])):
-                if tuple(variable.shape) == mask.shape:
-                    pairs.append((variable, tf.constant(mask)))
-        expected = sum(len(m) for m in masks.values())
-        if len(pairs) != expected:
-            raise RuntimeError(
-                f"KeepZeros matched {len(pairs)} of {expected} pruned kernels "
-                "in the QAT model; the pruning zeros would be lost."
-            )
-        return cls(pairs)
-
-    def _apply(self):
-        for variable, mask in self.pairs:
-            variable.assign(variable * mask)
-
-    def on_train_begin(self, logs=None):
-        self._apply()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._apply()
-
-
 def _input_layers():
     # The normalization layer stays float: int8 would destroy raw-input scales
-    # (keras_distill.export refuses it), and the QAT scheme cannot wrap it.
+    # (keras_distill.export refuses it), and TF-MOT cannot quantize it.
     return (keras.layers.InputLayer, keras.layers.Normalization, keras.layers.Rescaling)
 
 
@@ -104,9 +38,9 @@ def compress(
     On tf_keras: `keras_distill.compress.prune` to `sparsity` (polynomial
     schedule over `epochs`) while distilling, `strip_pruning`; then, for
     `quantization="int8"`, `quantize` and `epochs` more of distillation with the
-    zeros kept (`KeepZeros`), so the int8 file keeps both the zeros and the
-    accuracy. On Keras 3 (no TF-MOT) both are skipped and the export quantizes
-    after training.
+    zeros kept (TF-MOT's pruning-preserving QAT, `preserve="sparsity"`), so the
+    int8 file keeps both the zeros and the accuracy. On Keras 3 (no TF-MOT) both
+    are skipped and the export quantizes after training.
 
     Args:
         student: the distilled student (Functional or Sequential).
@@ -162,8 +96,9 @@ def compress(
     if quantization == "int8":
         skip = _input_layers()
         layers = [layer.name for layer in model.layers if not isinstance(layer, skip)]
-        qat = quantize(model, layers=layers)
-        callbacks = [KeepZeros.from_models(model, qat)] if info["pruned"] else []
+        qat = quantize(
+            model, layers=layers, preserve="sparsity" if info["pruned"] else "none"
+        )
         distiller, histories["qat"] = distil(
             data,
             teacher,
@@ -172,7 +107,6 @@ def compress(
             epochs=epochs,
             learning_rate=method.learning_rate / 10,
             fast=fast,
-            callbacks=callbacks,
         )
         model = distiller.student
         info["qat"] = True

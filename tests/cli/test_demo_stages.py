@@ -1,4 +1,4 @@
-"""The demo's stage helpers: progress lines, teacher cache, students, KeepZeros."""
+"""The demo's stage helpers: progress lines, teacher cache, students, compression."""
 
 import numpy as np
 import pytest
@@ -95,27 +95,19 @@ def test_compress_on_keras3_skips_tfmot_and_says_why(digits):
 
 
 @tf_keras_only
-def test_keep_zeros_keeps_pruned_weights_zero_during_qat():
-    from keras_distill.compress import quantize
-    from keras_distill.compress import sparsity_report
-
-    model = _tiny_vector_model()
-    kernel = model.get_layer("hidden").kernel
-    mask = np.random.default_rng(0).random(kernel.shape) < 0.5
-    kernel.assign(np.where(mask, 0.0, kernel.numpy()))
-    qat = quantize(model, layers=["hidden", "logits"])
-    keep = compression.KeepZeros.from_models(model, qat)
-    qat.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(64, 6)).astype("float32")
-    y = rng.integers(0, 3, size=64)
-    qat.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[keep])
-    report = sparsity_report(qat)
-    assert report["hidden"]["zeros"] >= int(mask.sum())
-    (variable,) = [
-        w for w in qat.trainable_weights if tuple(w.shape) == tuple(kernel.shape)
-    ]
-    assert np.all(variable.numpy()[mask] == 0.0)
+def test_compress_keeps_the_pruned_zeros_through_qat(digits):
+    """Pruning-preserving QAT keeps the zeros of a student with input Rescaling."""
+    student = training.make_student(digits)
+    assert isinstance(
+        student.layers[1], (keras.layers.Normalization, keras.layers.Rescaling)
+    )
+    model, info, histories = compression.compress(
+        student, student, digits, sparsity=0.5, epochs=2, fast=True
+    )
+    assert info["pruned"] and info["qat"]
+    assert set(histories) == {"prune", "qat"}
+    assert any(layer.name.startswith("quant_") for layer in model.layers)
+    assert compression.zero_fraction(model) == pytest.approx(0.5, abs=0.05)
 
 
 def test_student_file_is_loaded_and_checked_against_the_data(digits, tmp_path):
