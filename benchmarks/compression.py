@@ -39,8 +39,8 @@ needed once keras_distill is installed, e.g. `pip install -e .`):
     PYTHONPATH=. python3 benchmarks/compression.py --datasets digits --seeds 0
     PYTHONPATH=. python3 benchmarks/compression.py --student mlp --datasets mnist1d
 
-On 2 shared CPU cores, the CNN runs took about 14 minutes (MNIST-1D) and 6
-(digits), the MLP run on MNIST-1D about 5.
+On 2 shared CPU cores, the CNN runs took about 9-14 minutes (MNIST-1D) and 2-6
+(digits), the MLP runs about 5 (MNIST-1D) and 3 (digits).
 """
 
 import os
