@@ -6,15 +6,15 @@ import numbers
 
 
 def check_batch_size(batch_size) -> int:
-    """Returns `batch_size` if it is a positive int, else raises ValueError."""
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, numbers.Integral)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            f"`batch_size` must be a positive integer, got {batch_size!r}."
-        )
+    """Returns `batch_size` if it is a positive int.
+
+    Raises TypeError for a non-integer and ValueError for one below 1.
+    """
+    message = f"`batch_size` must be a positive integer, got {batch_size!r}."
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        raise TypeError(message)
+    if batch_size < 1:
+        raise ValueError(message)
     return int(batch_size)
 
 
