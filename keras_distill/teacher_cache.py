@@ -82,8 +82,9 @@ def cache_teacher_outputs(
         shape `(batch, classes)`.
 
     Raises:
-        TypeError: if `teacher` is not a Keras model (or is a list of them).
-        ValueError: for a bad `batch_size` or `top_k`, missing or mismatched
+        TypeError: if `teacher` is not a Keras model (or is a list of them), or
+            `batch_size` or `top_k` is not an int.
+        ValueError: for a `batch_size` or `top_k` below 1, missing or mismatched
             labels, teacher outputs that are not `(batch, classes)` logits, or a
             file at `path` made for other inputs, another teacher or `top_k`.
 
@@ -113,9 +114,11 @@ def cache_teacher_outputs(
         raise TypeError(f"`batch_size` must be an int > 0, got {batch_size!r}.")
     if batch_size <= 0:
         raise ValueError(f"`batch_size` must be an int > 0, got {batch_size}.")
-    if top_k is not None and (
-        isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1
-    ):
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
+        raise TypeError(
+            f"`top_k` must be None (keep all logits) or an int >= 1, got {top_k!r}."
+        )
+    if top_k is not None and top_k < 1:
         raise ValueError(
             f"`top_k` must be None (keep all logits) or an int >= 1, got {top_k!r}."
         )

@@ -62,7 +62,8 @@ class Mixup:
             the usual value for training on labels only. Defaults to 1.0.
 
     Raises:
-        ValueError: if alpha is not a number > 0.
+        TypeError: if alpha is not a number.
+        ValueError: if alpha is not finite and > 0.
 
     Example:
     ```python
@@ -75,16 +76,15 @@ class Mixup:
     """
 
     def __init__(self, alpha: float = 1.0):
-        if (
-            isinstance(alpha, bool)
-            or not isinstance(alpha, numbers.Real)
-            or not 0 < alpha < float("inf")
-        ):
-            raise ValueError(
-                f"`alpha` of Mixup must be a finite number > 0, got {alpha!r}: it "
-                "is the concentration of Beta(alpha, alpha). Use 1.0 for uniform "
-                "mixing weights, 0.2 for mild mixing."
-            )
+        message = (
+            f"`alpha` of Mixup must be a finite number > 0, got {alpha!r}: it "
+            "is the concentration of Beta(alpha, alpha). Use 1.0 for uniform "
+            "mixing weights, 0.2 for mild mixing."
+        )
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+            raise TypeError(message)
+        if not 0 < alpha < float("inf"):  # also False for NaN
+            raise ValueError(message)
         self.alpha = float(alpha)
 
     def mix(self, x):

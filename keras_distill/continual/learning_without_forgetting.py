@@ -29,15 +29,14 @@ def add_task_head(old_model, new_classes: int, name: str = "new_task"):
         A Functional `keras.Model` with `old_classes + new_classes` logits.
 
     Raises:
-        TypeError: for a subclassed model, or a last layer that is not Dense.
+        TypeError: for a subclassed model, a last layer that is not Dense, or
+            new_classes that is not an int.
         ValueError: for new_classes < 1.
     """
     _compat.check_model(old_model, "old_model")
-    if (
-        isinstance(new_classes, bool)
-        or not isinstance(new_classes, numbers.Integral)
-        or new_classes < 1
-    ):
+    if isinstance(new_classes, bool) or not isinstance(new_classes, numbers.Integral):
+        raise TypeError(f"`new_classes` must be an int >= 1, got {new_classes!r}.")
+    if new_classes < 1:
         raise ValueError(f"`new_classes` must be an int >= 1, got {new_classes!r}.")
     if not _compat.is_graph_model(old_model):
         raise TypeError(
@@ -112,15 +111,16 @@ class LearningWithoutForgetting(Distiller):
                 "loss to the new head's logits; 'all_logits' to the softmax over "
                 "old and new logits."
             )
-        if (
-            isinstance(old_classes, bool)
-            or not isinstance(old_classes, numbers.Integral)
-            or old_classes < 1
+        message = (
+            f"`old_classes` must be an int >= 1 (the old head's logits), got "
+            f"{old_classes!r}."
+        )
+        if isinstance(old_classes, bool) or not isinstance(
+            old_classes, numbers.Integral
         ):
-            raise ValueError(
-                f"`old_classes` must be an int >= 1 (the old head's logits), got "
-                f"{old_classes!r}."
-            )
+            raise TypeError(message)
+        if old_classes < 1:
+            raise ValueError(message)
         super().__init__(**kwargs)
         self.old_classes = int(old_classes)
         self.new_task_loss = new_task_loss

@@ -6,34 +6,46 @@ import numbers
 
 
 def check_batch_size(batch_size) -> int:
-    """Returns `batch_size` if it is a positive int, else raises ValueError."""
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, numbers.Integral)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            f"`batch_size` must be a positive integer, got {batch_size!r}."
-        )
+    """Returns `batch_size` if it is a positive int.
+
+    Raises TypeError for a non-integer and ValueError for one below 1.
+    """
+    message = f"`batch_size` must be a positive integer, got {batch_size!r}."
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        raise TypeError(message)
+    if batch_size < 1:
+        raise ValueError(message)
     return int(batch_size)
 
 
 def check_seed(seed) -> int:
-    """Returns `seed` if it is a non-negative int, else raises ValueError."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+    """Returns `seed` if it is a non-negative int.
+
+    Raises TypeError for a non-integer and ValueError for a negative one.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(
+            f"`seed` must be a non-negative integer, got {type(seed).__name__}: "
+            f"{seed!r}."
+        )
+    if seed < 0:
         raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}.")
     return int(seed)
 
 
 def check_fraction(name: str, value, *, allow_zero: bool) -> float:
-    """Returns `value` if it is a fraction in (0, 1) (or [0, 1) with allow_zero)."""
+    """Returns `value` if it is a fraction in (0, 1) (or [0, 1) with allow_zero).
+
+    Raises TypeError for a non-number and ValueError for one out of range.
+    """
+    interval = "[0, 1)" if allow_zero else "(0, 1)"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{name}` must be a number in {interval}, e.g. 0.2, got "
+            f"{type(value).__name__}: {value!r}."
+        )
     low_ok = (value >= 0) if allow_zero else (value > 0)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not (low_ok and value < 1)
-    ):
-        interval = "[0, 1)" if allow_zero else "(0, 1)"
+    if not (low_ok and value < 1):  # also False for NaN
         raise ValueError(
             f"`{name}` must be a number in {interval}, e.g. 0.2, got {value!r}."
         )
@@ -41,21 +53,23 @@ def check_fraction(name: str, value, *, allow_zero: bool) -> float:
 
 
 def check_image_size(image_size) -> tuple[int, int]:
-    """Returns `image_size` as `(height, width)`; an int means a square."""
+    """Returns `image_size` as `(height, width)`; an int means a square.
+
+    Raises TypeError for something that is not an int or a pair of ints, and
+    ValueError for a sequence that is not a pair or a size below 1.
+    """
     if isinstance(image_size, numbers.Integral) and not isinstance(image_size, bool):
         image_size = (image_size, image_size)
-    if (
-        not isinstance(image_size, (tuple, list))
-        or len(image_size) != 2
-        or any(
-            isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1
-            for v in image_size
-        )
+    message = (
+        "`image_size` must be (height, width) with positive integers, or one "
+        f"integer for a square, got {image_size!r}."
+    )
+    if not isinstance(image_size, (tuple, list)) or any(
+        isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in image_size
     ):
-        raise ValueError(
-            "`image_size` must be (height, width) with positive integers, or one "
-            f"integer for a square, got {image_size!r}."
-        )
+        raise TypeError(message)
+    if len(image_size) != 2 or any(v < 1 for v in image_size):
+        raise ValueError(message)
     return int(image_size[0]), int(image_size[1])
 
 
@@ -63,18 +77,20 @@ def check_pipeline_options(shuffle_buffer, cache) -> None:
     """Validates the tf.data options shared by the file-backed loaders.
 
     Raises:
-        ValueError: `shuffle_buffer` is not a positive integer, or `cache` is
-            neither a bool nor a file prefix.
+        TypeError: `shuffle_buffer` is not an integer, or `cache` is neither a
+            bool nor a file prefix.
+        ValueError: `shuffle_buffer` is below 1.
     """
-    if (
-        isinstance(shuffle_buffer, bool)
-        or not isinstance(shuffle_buffer, numbers.Integral)
-        or shuffle_buffer < 1
+    if isinstance(shuffle_buffer, bool) or not isinstance(
+        shuffle_buffer, numbers.Integral
     ):
+        raise TypeError(
+            f"`shuffle_buffer` must be a positive integer, got "
+            f"{type(shuffle_buffer).__name__}: {shuffle_buffer!r}."
+        )
+    if shuffle_buffer < 1:
         raise ValueError(
             f"`shuffle_buffer` must be a positive integer, got {shuffle_buffer!r}."
         )
     if not isinstance(cache, (bool, str)):
-        raise ValueError(
-            f"`cache` must be True, False or a file prefix, got {cache!r}."
-        )
+        raise TypeError(f"`cache` must be True, False or a file prefix, got {cache!r}.")

@@ -48,6 +48,8 @@ def load_digits(
         float32 inputs in [0, 16], int32 labels, and the NumPy arrays.
 
     Raises:
+        TypeError: if an argument is not a number (or an integer where one is
+            needed).
         ValueError: if an argument is out of range.
 
     Example:

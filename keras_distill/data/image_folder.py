@@ -118,6 +118,8 @@ def load_image_folder(
         ValueError: if the folder does not exist, has fewer than two class
             sub-folders or an empty one, there are too few images to split, or
             an argument is out of range.
+        TypeError: if an argument is of the wrong type (a fraction that is not
+            a number, a seed or `image_size` that is not an integer).
 
     Example:
 

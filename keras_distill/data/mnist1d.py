@@ -171,6 +171,8 @@ def load_mnist1d(
         float32 inputs, int32 labels, and the NumPy arrays.
 
     Raises:
+        TypeError: if an argument is not a number (or an integer where one is
+            needed).
         ValueError: if an argument is out of range.
 
     Example:

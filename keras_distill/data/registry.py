@@ -172,8 +172,8 @@ def load_dataset(
             that is not a folder, or a loader's bad argument; a TFDS dataset that
             is not prepared offline raises `DatasetNotPreparedError` (a
             ValueError) saying how to prepare it.
-        TypeError: if `name` is not a string or an option is unknown to the
-            chosen loader.
+        TypeError: if `name` is not a string, an option is unknown to the
+            chosen loader, or an option is of the wrong type.
 
     Example:
 

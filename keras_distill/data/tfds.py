@@ -207,6 +207,8 @@ def load_tfds(
         ValueError: if the name is not in the TFDS catalog (with close matches),
             the dataset is not image classification, images vary in size and
             `image_size` is None, or an argument is out of range.
+        TypeError: if an argument is of the wrong type (a fraction that is not
+            a number, a seed or `image_size` that is not an integer).
         DatasetNotPreparedError: (a ValueError) if the dataset is not prepared in
             `data_dir` and `download` is False; the message says how to prepare it.
 

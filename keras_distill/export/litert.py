@@ -26,7 +26,12 @@ _WARMUP_RUNS = 5
 
 
 def _positive_int(value, argname: str, default: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"`{argname}` must be a positive int, got {type(value).__name__}: "
+            f"{value!r}. Defaults to {default}."
+        )
+    if value < 1:
         raise ValueError(
             f"`{argname}` must be a positive int, got {value!r}. Defaults to {default}."
         )
@@ -268,7 +273,8 @@ def verify_tflite(
         FileNotFoundError: `path` does not exist.
         ValueError: not a valid classifier `.tflite` file; examples or labels
             of the wrong shape; a `keras_model` that does not match the file.
-        TypeError: examples or labels of the wrong dtype.
+        TypeError: examples or labels of the wrong dtype; `latency_runs`,
+            `batch_size` or `num_threads` that is not an int.
 
     Example:
 

@@ -110,11 +110,14 @@ def _check_options(model, quantization, representative_data, int8_io, samples):
         raise ValueError(
             f"`int8_io=True` needs quantization='int8', got {quantization!r}."
         )
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ValueError(
-            f"`calibration_samples` must be a positive int, got {samples!r}. "
-            f"Defaults to {DEFAULT_CALIBRATION_SAMPLES}."
-        )
+    message = (
+        f"`calibration_samples` must be a positive int, got {samples!r}. "
+        f"Defaults to {DEFAULT_CALIBRATION_SAMPLES}."
+    )
+    if isinstance(samples, bool) or not isinstance(samples, int):
+        raise TypeError(message)
+    if samples < 1:
+        raise ValueError(message)
 
 
 # Full-integer quantization stores a Normalization layer's per-feature 1/std as
@@ -282,8 +285,9 @@ def convert_tflite(
         The `.tflite` file's bytes.
 
     Raises:
-        TypeError: `model` is not a Keras model of the flavour in use, or
-            `representative_data` has the wrong type or dtype.
+        TypeError: `model` is not a Keras model of the flavour in use,
+            `representative_data` has the wrong type or dtype, or
+            `calibration_samples` is not an int.
         ValueError: an unknown `quantization`, a missing or refused
             `representative_data`, representative examples of the wrong shape,
             or a pruning-wrapped model.

@@ -7,16 +7,18 @@ from keras_distill._compat import keras
 
 
 def check_weight(value, argname: str) -> float:
-    """Returns `value` as a float if it is a finite number >= 0, else raises."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not 0 <= value < float("inf")
-    ):
-        raise ValueError(
-            f"`{argname}` must be a finite number >= 0, got {value!r}. It weights "
-            "one term of the loss."
-        )
+    """Returns `value` as a float if it is a finite number >= 0, else raises.
+
+    TypeError for a non-number, ValueError for a negative or non-finite one.
+    """
+    message = (
+        f"`{argname}` must be a finite number >= 0, got {value!r}. It weights "
+        "one term of the loss."
+    )
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(message)
+    if not 0 <= value < float("inf"):  # also False for NaN
+        raise ValueError(message)
     return float(value)
 
 

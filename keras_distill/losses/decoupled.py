@@ -60,7 +60,8 @@ class DKD(DistillationLoss):
         **kwargs: passed to `DistillationLoss`.
 
     Raises:
-        ValueError: if a weight is negative or not a number.
+        TypeError: if a weight is not a number.
+        ValueError: if a weight is negative or not finite.
 
     Example:
     ```python

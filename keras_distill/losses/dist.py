@@ -46,7 +46,8 @@ class DIST(DistillationLoss):
         **kwargs: passed to `DistillationLoss`.
 
     Raises:
-        ValueError: if a weight is negative or not a number.
+        TypeError: if a weight is not a number.
+        ValueError: if a weight is negative or not finite.
 
     Example:
     ```python

@@ -194,6 +194,7 @@ class AttentionTransfer(DistillationLoss):
         **kwargs: passed to `DistillationLoss`.
 
     Raises:
+        TypeError: for a p that is not a number.
         ValueError: for p <= 0, and (from the `Distiller`) for features that are
             not both sequences `(batch, L, C)` or both images `(batch, H, W, C)`.
 
@@ -207,7 +208,9 @@ class AttentionTransfer(DistillationLoss):
     """
 
     def __init__(self, teacher_layer=None, student_layer=None, p=2.0, **kwargs):
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not p > 0:
+        if isinstance(p, bool) or not isinstance(p, (int, float)):
+            raise TypeError(f"`p` must be a number > 0 (usually 2), got {p!r}.")
+        if not p > 0:
             raise ValueError(f"`p` must be a number > 0 (usually 2), got {p!r}.")
         super().__init__(
             teacher_layer=teacher_layer, student_layer=student_layer, **kwargs

@@ -7,11 +7,12 @@ from keras_distill._compat import keras
 
 
 def _number(value, argname):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-    ):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{argname}` must be a finite number, got {type(value).__name__}: "
+            f"{value!r}."
+        )
+    if not math.isfinite(value):
         raise ValueError(f"`{argname}` must be a finite number, got {value!r}.")
     return float(value)
 
@@ -55,6 +56,8 @@ class Linear(Schedule):
         epochs: int >= 1, the length of the ramp.
 
     Raises:
+        TypeError: for a start/end that is not a number or epochs that is not
+            an int.
         ValueError: for a non-finite start/end or epochs < 1.
 
     Example:
@@ -65,7 +68,12 @@ class Linear(Schedule):
     def __init__(self, start: float, end: float, epochs: int):
         self.start = _number(start, "start")
         self.end = _number(end, "end")
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        if isinstance(epochs, bool) or not isinstance(epochs, int):
+            raise TypeError(
+                f"`epochs` must be an int >= 1, got {type(epochs).__name__}: "
+                f"{epochs!r}."
+            )
+        if epochs < 1:
             raise ValueError(f"`epochs` must be an int >= 1, got {epochs!r}.")
         self.epochs = epochs
 
@@ -95,6 +103,8 @@ class Cosine(Linear):
         epochs: int >= 1, the length of the schedule.
 
     Raises:
+        TypeError: for a start/end that is not a number or epochs that is not
+            an int.
         ValueError: for a non-finite start/end or epochs < 1.
 
     Example:

@@ -104,9 +104,19 @@ def test_xla_compatible_gamma_sampler_follows_the_gamma_distribution(concentrati
     assert result.pvalue > 1e-3, result
 
 
-@pytest.mark.parametrize("alpha", [0, -1.0, float("nan"), float("inf"), "1", True])
-def test_mixup_refuses_a_concentration_that_is_not_positive(alpha):
-    with pytest.raises(ValueError, match="`alpha` of Mixup must be a finite number"):
+@pytest.mark.parametrize(
+    ("alpha", "error"),
+    [
+        (0, ValueError),
+        (-1.0, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        ("1", TypeError),
+        (True, TypeError),
+    ],
+)
+def test_mixup_refuses_a_concentration_that_is_not_positive(alpha, error):
+    with pytest.raises(error, match="`alpha` of Mixup must be a finite number"):
         Mixup(alpha)
 
 

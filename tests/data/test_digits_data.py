@@ -115,9 +115,30 @@ def test_digits_model_with_its_preprocessing_layer_beats_chance():
         ({"test_fraction": 0.0}, "test_fraction"),
         ({"test_fraction": 1.0}, "test_fraction"),
         ({"validation_fraction": -0.1}, "validation_fraction"),
-        ({"batch_size": True}, "batch_size"),
     ],
 )
 def test_load_digits_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
+        load_digits(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"seed": "1"}, TypeError),
+        ({"seed": 1.0}, TypeError),
+        ({"seed": -1}, ValueError),
+        ({"test_fraction": "0.2"}, TypeError),
+        ({"test_fraction": None}, TypeError),
+        ({"test_fraction": float("nan")}, ValueError),
+        ({"validation_fraction": 1}, ValueError),
+        ({"batch_size": True}, TypeError),
+        ({"batch_size": 0}, ValueError),
+    ],
+)
+def test_load_digits_type_errors_for_wrong_types_value_errors_for_bad_values(
+    kwargs, error
+):
+    (name,) = kwargs
+    with pytest.raises(error, match=name):
         load_digits(**kwargs)

@@ -183,7 +183,6 @@ def test_load_mnist1d_validation_is_a_stratified_part_of_train(reference):
     ("kwargs", "match"),
     [
         ({"batch_size": 0}, "batch_size"),
-        ({"batch_size": 2.5}, "batch_size"),
         ({"seed": -1}, "seed"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
     ],
@@ -191,3 +190,8 @@ def test_load_mnist1d_validation_is_a_stratified_part_of_train(reference):
 def test_load_mnist1d_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         load_mnist1d(**kwargs)
+
+
+def test_load_mnist1d_refuses_a_batch_size_that_is_not_an_int():
+    with pytest.raises(TypeError, match="batch_size"):
+        load_mnist1d(batch_size=2.5)

@@ -142,7 +142,6 @@ def test_load_tfds_unprepared_dataset_says_how_to_prepare_it(tmp_path):
         ({"validation_fraction": 0.125}, "whole percentage"),
         ({"image_size": (0, 5)}, "image_size"),
         ({"shuffle_buffer": 0}, "shuffle_buffer"),
-        ({"cache": 3}, "cache"),
         ({"batch_size": -1}, "batch_size"),
     ],
 )
@@ -234,3 +233,19 @@ def test_load_tfds_prepared_dataset_splits_come_from_its_metadata(prepared_data_
     np.testing.assert_array_equal(np.concatenate([y_train, y_val]), y_stored)
     with pytest.raises(ValueError, match="test_split.*'valid'"):
         load_tfds("dummy_mnist", data_dir=prepared_data_dir, test_split="valid")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"cache": 3}, "cache"),
+        ({"shuffle_buffer": 2.5}, "shuffle_buffer"),
+        ({"image_size": "28"}, "image_size"),
+        ({"image_size": (28, 28.0)}, "image_size"),
+        ({"seed": "0"}, "seed"),
+        ({"validation_fraction": "0.1"}, "validation_fraction"),
+    ],
+)
+def test_load_tfds_rejects_arguments_of_the_wrong_type_with_type_error(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        load_tfds("mnist", **kwargs)

@@ -241,3 +241,19 @@ def test_export_and_verify_checks_everything_before_converting(
             et.trained_student(), tmp_path / "out" / "s.tflite", **arguments
         )
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"latency_runs": 0}, ValueError),
+        ({"latency_runs": "5"}, TypeError),
+        ({"batch_size": 2.0}, TypeError),
+        ({"num_threads": True}, TypeError),
+    ],
+)
+def test_verify_checks_its_counts(float32_file, kwargs, error):
+    _, _, x_test, y_test = et.digits()
+    (name,) = kwargs
+    with pytest.raises(error, match=name):
+        verify_tflite(float32_file, x_test, y_test, **kwargs)

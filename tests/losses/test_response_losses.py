@@ -124,13 +124,17 @@ def test_dist_ignores_shifts_and_scales_of_the_student_probabilities():
 
 
 @pytest.mark.parametrize(
-    "make,match",
+    "make,error,match",
     [
-        (lambda: losses.DKD(target_weight=-1.0), "target_weight"),
-        (lambda: losses.DKD(non_target_weight=float("nan")), "non_target_weight"),
-        (lambda: losses.DIST(inter_weight="1"), "inter_weight"),
+        (lambda: losses.DKD(target_weight=-1.0), ValueError, "target_weight"),
+        (
+            lambda: losses.DKD(non_target_weight=float("nan")),
+            ValueError,
+            "non_target_weight",
+        ),
+        (lambda: losses.DIST(inter_weight="1"), TypeError, "inter_weight"),
     ],
 )
-def test_negative_or_non_numeric_term_weights_are_refused(make, match):
-    with pytest.raises(ValueError, match=match):
+def test_negative_or_non_numeric_term_weights_are_refused(make, error, match):
+    with pytest.raises(error, match=match):
         make()

@@ -243,3 +243,19 @@ def test_repeated_losses_get_numbered_names_in_logs_and_scheduler_keys():
     for key, want in (("kl_loss", kl), ("kl_2_loss", kl), ("mse_loss", mse)):
         np.testing.assert_allclose(logs[key], want, rtol=1e-5)
     np.testing.assert_allclose(logs["distillation_loss"], kl + mse, rtol=1e-5)
+
+
+@pytest.mark.parametrize("schedule", [Linear, Cosine])
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        (("2", 1.0, 5), TypeError, "start"),
+        ((2.0, None, 5), TypeError, "end"),
+        ((2.0, 1.0, 5.0), TypeError, "epochs"),
+        ((math.inf, 1.0, 5), ValueError, "start"),
+        ((2.0, 1.0, 0), ValueError, "epochs"),
+    ],
+)
+def test_schedule_arguments_wrong_type_or_value(schedule, args, error, match):
+    with pytest.raises(error, match=match):
+        schedule(*args)
