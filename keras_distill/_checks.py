@@ -25,6 +25,23 @@ def check_temperature(value, argname: str = "temperature") -> float:
     return float(value)
 
 
+def check_int(name: str, value, low: int, hint: str = "") -> int:
+    """Returns `value` as an int if it is an integer >= `low`, else raises.
+
+    TypeError for a non-integer (a bool included), ValueError for one below
+    `low`. `hint` (e.g. "Defaults to 256.") ends both messages.
+    """
+    suffix = f" {hint}" if hint else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"`{name}` must be an int >= {low}, got {type(value).__name__}: "
+            f"{value!r}.{suffix}"
+        )
+    if value < low:
+        raise ValueError(f"`{name}` must be an int >= {low}, got {value!r}.{suffix}")
+    return int(value)
+
+
 def check_alpha(value, argname: str = "alpha") -> float:
     """Returns `value` as a float if it is a number in [0, 1], else raises."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

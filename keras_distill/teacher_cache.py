@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_distill import _compat
+from keras_distill._checks import check_int
 
 _FORMAT = 1
 
@@ -110,18 +111,9 @@ def cache_teacher_outputs(
             "a live Distiller(teacher=[...])."
         )
     _compat.check_model(teacher, "teacher")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise TypeError(f"`batch_size` must be an int > 0, got {batch_size!r}.")
-    if batch_size <= 0:
-        raise ValueError(f"`batch_size` must be an int > 0, got {batch_size}.")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
-        raise TypeError(
-            f"`top_k` must be None (keep all logits) or an int >= 1, got {top_k!r}."
-        )
-    if top_k is not None and top_k < 1:
-        raise ValueError(
-            f"`top_k` must be None (keep all logits) or an int >= 1, got {top_k!r}."
-        )
+    batch_size = check_int("batch_size", batch_size, 1)
+    if top_k is not None:
+        top_k = check_int("top_k", top_k, 1, hint="Or None to keep all logits.")
     if path is not None and not str(path).endswith(".npz"):
         raise ValueError(
             f"`path` must name a .npz file, got {path!r}. For example "

@@ -20,6 +20,7 @@ import math
 import numbers
 import os
 
+from keras_distill._checks import check_int
 from keras_distill._compat import import_tfmot
 from keras_distill.compress import _layers
 
@@ -64,7 +65,7 @@ def pruning_end_step(
         ("begin_step", begin_step, 0),
         ("frequency", frequency, 1),
     ):
-        _check_int(name, value, low)
+        check_int(name, value, low)
     total = epochs * steps_per_epoch
     end_step = begin_step + (total - begin_step) // frequency * frequency
     if end_step <= begin_step:
@@ -265,15 +266,6 @@ def _tensorboard_installed() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"`{name}` must be an int, got {type(value).__name__}: {value!r}."
-        )
-    if value < low:
-        raise ValueError(f"`{name}` must be >= {low}, got {value}.")
-
-
 def _check_sparsity(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
@@ -319,11 +311,11 @@ def _make_schedule(
     frequency,
 ):
     """The TF-MOT pruning schedule, validated before anything is built."""
-    _check_int("begin_step", begin_step, 0)
-    _check_int("frequency", frequency, 1)
+    check_int("begin_step", begin_step, 0)
+    check_int("frequency", frequency, 1)
     if schedule == "constant":
         if end_step is not None:
-            _check_int("end_step", end_step, begin_step)
+            check_int("end_step", end_step, begin_step)
         return tfmot.sparsity.keras.ConstantSparsity(
             target_sparsity,
             begin_step=begin_step,
@@ -345,7 +337,7 @@ def _make_schedule(
             "`pruning_end_step(epochs, steps_per_epoch, frequency=...)`, or use "
             "schedule='constant'."
         )
-    _check_int("end_step", end_step, begin_step + 1)
+    check_int("end_step", end_step, begin_step + 1)
     # Masks change only every `frequency` steps from `begin_step`; an end_step
     # between two updates would stop short of the target without any warning.
     last_update = begin_step + (end_step - begin_step) // frequency * frequency

@@ -1,10 +1,9 @@
 """Learning without Forgetting: learn new classes, distil the old model's outputs."""
 
-import numbers
-
 import tensorflow as tf
 
 from keras_distill import _compat
+from keras_distill._checks import check_int
 from keras_distill._compat import keras
 from keras_distill.distiller import Distiller
 from keras_distill.losses.response import KLDivergence
@@ -34,10 +33,7 @@ def add_task_head(old_model, new_classes: int, name: str = "new_task"):
         ValueError: for new_classes < 1.
     """
     _compat.check_model(old_model, "old_model")
-    if isinstance(new_classes, bool) or not isinstance(new_classes, numbers.Integral):
-        raise TypeError(f"`new_classes` must be an int >= 1, got {new_classes!r}.")
-    if new_classes < 1:
-        raise ValueError(f"`new_classes` must be an int >= 1, got {new_classes!r}.")
+    check_int("new_classes", new_classes, 1)
     if not _compat.is_graph_model(old_model):
         raise TypeError(
             "Learning without Forgetting adds a head to `old_model`'s layers, which "
@@ -111,16 +107,7 @@ class LearningWithoutForgetting(Distiller):
                 "loss to the new head's logits; 'all_logits' to the softmax over "
                 "old and new logits."
             )
-        message = (
-            f"`old_classes` must be an int >= 1 (the old head's logits), got "
-            f"{old_classes!r}."
-        )
-        if isinstance(old_classes, bool) or not isinstance(
-            old_classes, numbers.Integral
-        ):
-            raise TypeError(message)
-        if old_classes < 1:
-            raise ValueError(message)
+        check_int("old_classes", old_classes, 1, hint="The old head's logits.")
         super().__init__(**kwargs)
         self.old_classes = int(old_classes)
         self.new_task_loss = new_task_loss

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import numbers
 
+from keras_distill._checks import check_int
+
 
 def check_batch_size(batch_size) -> int:
     """Returns `batch_size` if it is a positive int.
 
     Raises TypeError for a non-integer and ValueError for one below 1.
     """
-    message = f"`batch_size` must be a positive integer, got {batch_size!r}."
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-        raise TypeError(message)
-    if batch_size < 1:
-        raise ValueError(message)
-    return int(batch_size)
+    return check_int("batch_size", batch_size, 1)
 
 
 def check_seed(seed) -> int:
@@ -23,14 +20,7 @@ def check_seed(seed) -> int:
 
     Raises TypeError for a non-integer and ValueError for a negative one.
     """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(
-            f"`seed` must be a non-negative integer, got {type(seed).__name__}: "
-            f"{seed!r}."
-        )
-    if seed < 0:
-        raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}.")
-    return int(seed)
+    return check_int("seed", seed, 0)
 
 
 def check_fraction(name: str, value, *, allow_zero: bool) -> float:
@@ -81,16 +71,6 @@ def check_pipeline_options(shuffle_buffer, cache) -> None:
             bool nor a file prefix.
         ValueError: `shuffle_buffer` is below 1.
     """
-    if isinstance(shuffle_buffer, bool) or not isinstance(
-        shuffle_buffer, numbers.Integral
-    ):
-        raise TypeError(
-            f"`shuffle_buffer` must be a positive integer, got "
-            f"{type(shuffle_buffer).__name__}: {shuffle_buffer!r}."
-        )
-    if shuffle_buffer < 1:
-        raise ValueError(
-            f"`shuffle_buffer` must be a positive integer, got {shuffle_buffer!r}."
-        )
+    check_int("shuffle_buffer", shuffle_buffer, 1)
     if not isinstance(cache, (bool, str)):
         raise TypeError(f"`cache` must be True, False or a file prefix, got {cache!r}.")

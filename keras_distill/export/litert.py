@@ -17,6 +17,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from keras_distill import _compat
+from keras_distill._checks import check_int
 from keras_distill.export import _examples
 from keras_distill.export.report import TFLiteReport
 
@@ -26,16 +27,7 @@ _WARMUP_RUNS = 5
 
 
 def _positive_int(value, argname: str, default: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(
-            f"`{argname}` must be a positive int, got {type(value).__name__}: "
-            f"{value!r}. Defaults to {default}."
-        )
-    if value < 1:
-        raise ValueError(
-            f"`{argname}` must be a positive int, got {value!r}. Defaults to {default}."
-        )
-    return value
+    return check_int(argname, value, 1, hint=f"Defaults to {default}.")
 
 
 def _interpreter(content: bytes, num_threads: int, label: str) -> Interpreter:

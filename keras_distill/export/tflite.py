@@ -32,6 +32,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from keras_distill import _compat
+from keras_distill._checks import check_int
 from keras_distill.export import _atomic
 from keras_distill.export import _examples
 
@@ -110,14 +111,12 @@ def _check_options(model, quantization, representative_data, int8_io, samples):
         raise ValueError(
             f"`int8_io=True` needs quantization='int8', got {quantization!r}."
         )
-    message = (
-        f"`calibration_samples` must be a positive int, got {samples!r}. "
-        f"Defaults to {DEFAULT_CALIBRATION_SAMPLES}."
+    check_int(
+        "calibration_samples",
+        samples,
+        1,
+        hint=f"Defaults to {DEFAULT_CALIBRATION_SAMPLES}.",
     )
-    if isinstance(samples, bool) or not isinstance(samples, int):
-        raise TypeError(message)
-    if samples < 1:
-        raise ValueError(message)
 
 
 # Full-integer quantization stores a Normalization layer's per-feature 1/std as

@@ -3,6 +3,7 @@
 import math
 import numbers
 
+from keras_distill._checks import check_int
 from keras_distill._compat import keras
 
 
@@ -68,14 +69,7 @@ class Linear(Schedule):
     def __init__(self, start: float, end: float, epochs: int):
         self.start = _number(start, "start")
         self.end = _number(end, "end")
-        if isinstance(epochs, bool) or not isinstance(epochs, int):
-            raise TypeError(
-                f"`epochs` must be an int >= 1, got {type(epochs).__name__}: "
-                f"{epochs!r}."
-            )
-        if epochs < 1:
-            raise ValueError(f"`epochs` must be an int >= 1, got {epochs!r}.")
-        self.epochs = epochs
+        self.epochs = check_int("epochs", epochs, 1)
 
     def _fraction(self, epoch):
         return min(max(epoch, 0) / self.epochs, 1.0)
