@@ -325,7 +325,9 @@ def test_two_four_on_other_kernel_ranks_names_the_layers():
     )
     with pytest.raises(ValueError, match=r"'c1' \(Conv1D\).*skip_layers"):
         prune(model, ConstantSparsity(0.5, 0), m_by_n=(2, 4))
-    assert is_pruned(prune(model, ConstantSparsity(0.5, 0), m_by_n=(2, 4), skip_layers=["c1"]))
+    assert is_pruned(
+        prune(model, ConstantSparsity(0.5, 0), m_by_n=(2, 4), skip_layers=["c1"])
+    )
 
 
 @pytest.mark.parametrize(
@@ -370,7 +372,11 @@ def test_m_by_n_mask_matches_tfmot_generate_m_by_n_mask(rows, m_by_n, expected):
             [[[[0, 1], [1, 0], [0, 1], [1, 0]]]],
             (1, 2),
         ),
-        ([[1.92, -0.21], [-0.19, 0.57], [1.1, -0.42]], [[1, 0], [0, 1], [1, 1]], (2, 4)),
+        (
+            [[1.92, -0.21], [-0.19, 0.57], [1.1, -0.42]],
+            [[1, 0], [0, 1], [1, 1]],
+            (2, 4),
+        ),
         (
             [[[[-0.37, 1.85], [0.82, 0.07], [1.17, 0.5]]]],
             [[[[0, 1], [1, 0], [1, 1]]]],
@@ -408,7 +414,9 @@ def test_training_without_the_callback_raises_before_any_weight_changes():
     pruned = prune(mlp(), ConstantSparsity(0.5, 0, frequency=1))
     pruned.compile(optimizer="adam", loss=LOSS)
     before = [w.copy() for w in pruned.get_weights()]
-    with pytest.raises(RuntimeError, match=r"callbacks=keras_distill\.compress\.pruning_callbacks\(\)"):
+    with pytest.raises(
+        RuntimeError, match=r"callbacks=keras_distill\.compress\.pruning_callbacks\(\)"
+    ):
         pruned.fit(x, y, batch_size=32, epochs=1, verbose=0)
     assert int(pruned.optimizer.iterations) == 0
     for now, then in zip(pruned.get_weights(), before):
@@ -448,7 +456,9 @@ def _model_with(*layers):
 
 def test_prune_unknown_layers_are_all_named_in_one_error():
     model = _model_with(_Scale(name="s1"), _Scale(name="s2"))
-    with pytest.raises(ValueError, match=r"'s1' \(_Scale\), 's2' \(_Scale\).*skip_layers"):
+    with pytest.raises(
+        ValueError, match=r"'s1' \(_Scale\), 's2' \(_Scale\).*skip_layers"
+    ):
         prune(model, ConstantSparsity(0.5, 0))
 
 
@@ -495,9 +505,7 @@ def test_pruning_summaries_write_sparsity_and_threshold(tmp_path):
     x, y = data()
     pruned = prune(mlp(), ConstantSparsity(0.5, 0, frequency=2))
     pruned.compile(optimizer="adam", loss=LOSS)
-    pruned.fit(
-        x, y, epochs=1, verbose=0, callbacks=pruning_callbacks(str(tmp_path))
-    )
+    pruned.fit(x, y, epochs=1, verbose=0, callbacks=pruning_callbacks(str(tmp_path)))
     tags = {}
     for path in (tmp_path / "metrics").iterdir():
         for event in tf.compat.v1.train.summary_iterator(str(path)):
@@ -521,8 +529,9 @@ _TFMOT_SCRIPT = textwrap.dedent(
         h = keras.layers.Dense(16, activation="relu", name="d0")(x)
         m = keras.Model(x, keras.layers.Dense(3, name="out")(h))
         m.set_weights(list(d["weights"]))
-        schedule = (s.PolynomialDecay(0.1, 0.8, 3, 23, frequency=4)
-                    if kind == "polynomial" else s.ConstantSparsity(0.6, 3, frequency=4))
+        schedule = s.PolynomialDecay(0.1, 0.8, 3, 23, frequency=4)
+        if kind != "polynomial":
+            schedule = s.ConstantSparsity(0.6, 3, frequency=4)
         p = s.prune_low_magnitude(m, pruning_schedule=schedule,
                                   sparsity_m_by_n=(2, 4) if kind == "2:4" else None)
         p.compile(keras.optimizers.SGD(0.05),
@@ -541,6 +550,18 @@ _TFMOT_SCRIPT = textwrap.dedent(
 )
 
 
+def _masks_seen_by_each_batch(pruned, x, y):
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append([m.mask.numpy() for _, m in pruning.pruned_variables(pruned)])
+
+    sgd = keras.optimizers.SGD(0.05)
+    _fit(pruned, x, y, 3, 32, callbacks=[Record()], optimizer=sgd)
+    return seen
+
+
 @pytest.mark.slow
 def test_masks_match_tfmot_step_by_step(tmp_path):
     """TF-MOT (tf_keras, in a subprocess) and this engine, same weights, data
@@ -556,12 +577,12 @@ def test_masks_match_tfmot_step_by_step(tmp_path):
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     subprocess.run(
-        [sys.executable, "-c", _TFMOT_SCRIPT, tmp_path / "in.npz", tmp_path / "out.npy"],
+        [sys.executable, "-c", _TFMOT_SCRIPT, tmp_path / "in.npz", tmp_path / "o.npy"],
         check=True,
         env=env,
         timeout=300,
     )
-    reference = np.load(tmp_path / "out.npy", allow_pickle=True)[0]
+    reference = np.load(tmp_path / "o.npy", allow_pickle=True)[0]
     schedules = {
         "polynomial": (PolynomialDecay(0.1, 0.8, 3, 23, frequency=4), None),
         "constant": (ConstantSparsity(0.6, 3, frequency=4), None),
@@ -569,13 +590,7 @@ def test_masks_match_tfmot_step_by_step(tmp_path):
     }
     for kind, (schedule, m_by_n) in schedules.items():
         pruned = prune(model, schedule, m_by_n=m_by_n)
-        seen = []
-
-        class Record(keras.callbacks.Callback):
-            def on_train_batch_begin(self, batch, logs=None):
-                seen.append([m.mask.numpy() for _, m in pruning.pruned_variables(pruned)])
-
-        _fit(pruned, x, y, 3, 32, callbacks=[Record()], optimizer=keras.optimizers.SGD(0.05))
+        seen = _masks_seen_by_each_batch(pruned, x, y)
         assert len(seen) == len(reference[kind]) == 30
         for step, (ours, theirs) in enumerate(zip(seen, reference[kind]), start=1):
             for a, b in zip(ours, theirs):

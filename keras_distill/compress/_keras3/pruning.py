@@ -385,9 +385,7 @@ def strip_pruning(model):
         id(variable): ops.convert_to_numpy(variable * mask.mask)
         for variable, mask in pruned_variables(model)
     }
-    return _copy(
-        model, [masked.get(id(w), None) for w in model.weights]
-    )
+    return _copy(model, [masked.get(id(w)) for w in model.weights])
 
 
 def _find_kernels(model, skip):
@@ -400,9 +398,7 @@ def _find_kernels(model, skip):
         seen.add(id(layer))
         if hasattr(layer, "get_prunable_weights") or type(layer) in PRUNABLE_WEIGHTS:
             # Frozen kernels are never updated, so their constraint never runs.
-            kernels.extend(
-                (layer, w) for w in prunable_weights(layer) if w.trainable
-            )
+            kernels.extend((layer, w) for w in prunable_weights(layer) if w.trainable)
             return
         # Keras 3 has no public list of a plain layer's sublayers.
         sublayers = layer._flatten_layers(include_self=False, recursive=False)
@@ -455,7 +451,5 @@ def _copy(model, values=None):
             "objects across models."
         )
     values = values or [None] * len(source)
-    copy.set_weights(
-        [w.numpy() if v is None else v for w, v in zip(source, values)]
-    )
+    copy.set_weights([w.numpy() if v is None else v for w, v in zip(source, values)])
     return copy
