@@ -133,7 +133,7 @@ def test_prune_reaches_target_sparsity_exactly_at_end_step_per_layer(
 
 def test_prune_sparsity_at_every_step_follows_tfmot_polynomial_formula():
     x, y = data()
-    begin, end, frequency = 2, 23, 3  # 24 training steps, 8 mask updates
+    begin, end, frequency = 1, 22, 3  # 24 training steps, 8 mask updates
     schedule = PolynomialDecay(0.1, 0.85, begin, end, frequency=frequency)
     pruned = prune(mlp(), schedule)
     seen = []
@@ -152,8 +152,8 @@ def test_prune_sparsity_at_every_step_follows_tfmot_polynomial_formula():
         sparsity = _poly(done[-1], 0.1, 0.85, begin, end) if done else None
         expected = [0 if not done else n - _kept(n, sparsity) for n in sizes]
         assert zeros == expected, f"training step {k}"
-    # Training step 1 is before begin_step; step 2 is the first update.
-    assert seen[0] == [0, 0] and seen[1] != [0, 0]
+    # Step 1 is begin_step: TF-MOT masks before the first forward pass.
+    assert seen[0] == [192 - _kept(192, 0.1), 48 - _kept(48, 0.1)]
 
 
 def test_pruned_weights_stay_zero_after_every_optimizer_step():
