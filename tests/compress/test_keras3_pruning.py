@@ -599,3 +599,56 @@ def test_masks_match_tfmot_step_by_step(tmp_path):
         for a, b in zip(final, reference[kind + "/final"]):
             np.testing.assert_allclose(a, b, atol=1e-6, err_msg=kind)
             np.testing.assert_array_equal(a == 0, b == 0, err_msg=kind)
+
+
+# ------------------------------------------- every layer in the registry
+def _registry_cases():
+    layers = keras.layers
+    return {
+        "Conv1D": (lambda: layers.Conv1D(2, 3), (6, 4)),
+        "Conv2D": (lambda: layers.Conv2D(2, 3), (6, 6, 4)),
+        "Conv2DTranspose": (lambda: layers.Conv2DTranspose(2, 3), (6, 6, 4)),
+        "Conv3D": (lambda: layers.Conv3D(2, 3), (4, 4, 4, 2)),
+        "Conv3DTranspose": (lambda: layers.Conv3DTranspose(2, 3), (4, 4, 4, 2)),
+        "Dense": (lambda: layers.Dense(4), (6,)),
+        "DepthwiseConv2D": (lambda: layers.DepthwiseConv2D(3), (6, 6, 4)),
+        "Embedding": (lambda: layers.Embedding(10, 4), (5,)),
+        "SeparableConv1D": (lambda: layers.SeparableConv1D(2, 3), (6, 4)),
+        "SeparableConv2D": (lambda: layers.SeparableConv2D(2, 3), (6, 6, 4)),
+        "MultiHeadAttention": (lambda: layers.MultiHeadAttention(2, 2), (5, 4)),
+        "GRUCell": (lambda: layers.GRU(3), (5, 4)),
+        "LSTMCell": (lambda: layers.LSTM(3), (5, 4)),
+        "SimpleRNNCell": (lambda: layers.SimpleRNN(3), (5, 4)),
+    }
+
+
+def test_registry_cases_cover_every_registered_layer():
+    assert set(_registry_cases()) == {c.__name__ for c in pruning.PRUNABLE_WEIGHTS}
+
+
+@pytest.mark.parametrize("name", sorted(_registry_cases()))
+def test_prune_every_registered_layer_reaches_target(name):
+    make, shape = _registry_cases()[name]
+    layer = make()
+    embedding = name == "Embedding"
+    x = keras.Input(shape, dtype="int32" if embedding else "float32")
+    h = layer(x, x) if name == "MultiHeadAttention" else layer(x)
+    model = keras.Model(
+        x, keras.layers.Dense(1, name="head")(keras.layers.Flatten()(h))
+    )
+    rng = np.random.default_rng(0)
+    xs = rng.integers(0, 10, (8,) + shape) if embedding else rng.random((8,) + shape)
+    pruned = prune(model, ConstantSparsity(0.5, 0, frequency=1), skip_layers=["head"])
+    expected = {"MultiHeadAttention": 4, "DepthwiseConv2D": 0}.get(name, 1)
+    expected = 2 if name.endswith("Cell") else expected
+    if not expected:  # TF-MOT keeps depthwise kernels dense
+        assert not is_pruned(pruned)
+        return
+    pruned.compile(optimizer="adam", loss="mse")
+    pruned.fit(
+        xs, rng.random((8, 1)), epochs=1, verbose=0, callbacks=pruning_callbacks()
+    )
+    kernels = [v.numpy() for v, _ in pruning.pruned_variables(pruned)]
+    assert len(kernels) == expected
+    for kernel in kernels:
+        assert np.count_nonzero(kernel == 0) == kernel.size - _kept(kernel.size, 0.5)
