@@ -25,10 +25,13 @@ as `pruning_utils.generate_m_by_n_mask`, computed once, before the first batch
 (TF-MOT: "Update structured sparsity masks only at step 1").
 """
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from keras_distill._compat import keras
 from keras_distill.compress import _layers
+from keras_distill.compress._keras3.pruning_schedule import PruningSchedule
 
 ops = keras.ops
 
@@ -260,7 +263,7 @@ class PruningSummaries(keras.callbacks.Callback):
         self._writer.flush()
 
 
-def pruning_callbacks(log_dir=None) -> list:
+def pruning_callbacks(log_dir: str | None = None) -> list:
     """The callbacks a pruned model trains with.
 
     Args:
@@ -290,7 +293,7 @@ def pruned_variables(model, trainable_only=False) -> list:
     return list(found.values())
 
 
-def is_pruned(model) -> bool:
+def is_pruned(model: keras.Model) -> bool:
     """Whether `model` has live pruning state (kernels with a `MagnitudeMask`).
 
     Example:
@@ -300,7 +303,13 @@ def is_pruned(model) -> bool:
     return bool(pruned_variables(model))
 
 
-def prune(student, schedule, *, m_by_n=None, skip_layers=()):
+def prune(
+    student,
+    schedule: PruningSchedule,
+    *,
+    m_by_n: tuple[int, int] | None = None,
+    skip_layers: Iterable[str] = (),
+) -> keras.Model:
     """A copy of `student` whose kernels are magnitude-pruned while it trains.
 
     Every kernel that `prunable_weights` names (in nested models and
@@ -313,8 +322,10 @@ def prune(student, schedule, *, m_by_n=None, skip_layers=()):
             with a working `get_config()`.
         schedule: a `PruningSchedule` (`ConstantSparsity`, `PolynomialDecay`).
         m_by_n: None for unstructured pruning, or `(m, n)`, e.g. `(2, 4)`, for
-            m zeros in every n input-channel weights (Dense and Conv2D kernels
-            only). Defaults to None.
+            m zeros in every n input-channel weights (rank-2 and rank-4
+            kernels only). As in TF-MOT, this mask is computed once, before
+            the first training batch, and `schedule` is not used. Defaults to
+            None.
         skip_layers: names of layers to keep dense. Defaults to `()`.
 
     Returns:
@@ -328,11 +339,26 @@ def prune(student, schedule, *, m_by_n=None, skip_layers=()):
 
     Example:
     ```python
-    schedule = PolynomialDecay(0.0, 0.8, begin_step=0, end_step=500, frequency=50)
+    import keras
+    import numpy as np
+    from keras_distill.compress import sparsity_report
+    from keras_distill.compress._keras3.pruning import prune
+    from keras_distill.compress._keras3.pruning import pruning_callbacks
+    from keras_distill.compress._keras3.pruning import strip_pruning
+    from keras_distill.compress._keras3.pruning_schedule import PolynomialDecay
+
+    student = keras.Sequential(
+        [keras.Input((12,)), keras.layers.Dense(16), keras.layers.Dense(3)]
+    )
+    x, y = np.random.rand(256, 12), np.random.randint(0, 3, 256)
+    # 256 / 32 = 8 steps per epoch, 3 epochs: the target is reached at step 24.
+    schedule = PolynomialDecay(0.0, 0.8, begin_step=0, end_step=24, frequency=6)
     pruned = prune(student, schedule)
-    pruned.compile(optimizer="adam", loss="mse")
-    pruned.fit(x, y, epochs=4, callbacks=pruning_callbacks())
-    final = strip_pruning(pruned)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    pruned.compile(optimizer="adam", loss=loss)
+    pruned.fit(x, y, batch_size=32, epochs=3, callbacks=pruning_callbacks())
+    # 154 of 192 and 38 of 48 weights are zero: round(n * 0.2) are kept.
+    print(sparsity_report(strip_pruning(pruned)))
     ```
     """
     copy = _copy(student)
@@ -361,7 +387,7 @@ def prune(student, schedule, *, m_by_n=None, skip_layers=()):
     return copy
 
 
-def strip_pruning(model):
+def strip_pruning(model: keras.Model) -> keras.Model:
     """A plain copy of `model`: kernels times their masks, no pruning state.
 
     The copy has the same layer types and each kernel's original constraint;
