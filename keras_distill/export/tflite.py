@@ -12,8 +12,8 @@ Four post-training modes, plus models trained with quantization-aware training:
   size, integer-only kernels, and what integer-only accelerators (Edge TPU,
   many NPUs) need. With `int8_io=True`
   the file's input and output tensors are int8 too.
-- A QAT model (from `tfmot.quantization.keras.quantize_model`, tf_keras only)
-  exports with `quantization="int8"`: its learned ranges replace calibration, so
+- A QAT model (from `keras_distill.compress.quantize`: TF-MOT on tf_keras, our
+  own engine on Keras 3) exports with `quantization="int8"`: its learned ranges replace calibration, so
   representative data is optional.
 
 The converter is `tf.lite.TFLiteConverter` with TFLite builtin ops only (no TF
@@ -43,6 +43,9 @@ DEFAULT_DIR = "saved_models"
 _TFMOT_MODULE = "tensorflow_model_optimization"
 _QAT_LAYERS = ("QuantizeWrapper", "QuantizeWrapperV2", "QuantizeLayer")
 _PRUNING_LAYERS = ("PruneLowMagnitude",)
+# Our Keras 3 QAT engine's layers (keras_distill.compress._keras3.quantizers).
+_KERAS3_QAT_MODULE = "keras_distill.compress._keras3."
+_KERAS3_QAT_LAYERS = ("FusedQuantize", "ActivationQuantizer")
 
 
 class TFLiteConversionError(ValueError):
@@ -66,8 +69,15 @@ def _tfmot_layer_names(model) -> set[str]:
 
 
 def is_qat_model(model) -> bool:
-    """Whether `model` was prepared by TF-MOT quantization-aware training."""
-    return bool(_tfmot_layer_names(model) & set(_QAT_LAYERS))
+    """Whether `model` was prepared for quantization-aware training (by TF-MOT
+    or by our Keras 3 engine)."""
+    if _tfmot_layer_names(model) & set(_QAT_LAYERS):
+        return True
+    return any(
+        type(layer).__name__ in _KERAS3_QAT_LAYERS
+        and type(layer).__module__.startswith(_KERAS3_QAT_MODULE)
+        for layer in _all_layers(model)
+    )
 
 
 def default_tflite_path(model, quantization: str) -> pathlib.Path:
@@ -88,7 +98,7 @@ def _check_options(model, quantization, representative_data, int8_io, samples):
             "before export with tfmot.sparsity.keras.strip_pruning(model); the "
             "zeroed weights stay zero and gzip shrinks the file."
         )
-    qat = bool(tfmot_layers & set(_QAT_LAYERS))
+    qat = is_qat_model(model)
     if qat and quantization != "int8":
         raise ValueError(
             f"`model` was trained with quantization-aware training, so it exports "

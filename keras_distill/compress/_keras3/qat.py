@@ -210,10 +210,11 @@ def calibrate(model, x, batch_size: int = 32, steps: int | None = None):
 def _functional_copy(student):
     """A copy with the student's weights, Sequential turned Functional
     (`clone_model` rewires calls of Functional models only)."""
-    copy = keras.models.clone_model(student, input_tensors=_inputs_like(student))
+    model = student
+    if isinstance(student, keras.Sequential):
+        model = keras.Model(student.inputs, student.outputs, name=student.name)
+    copy = keras.models.clone_model(model, input_tensors=_inputs_like(model))
     copy.set_weights(student.get_weights())
-    if isinstance(copy, keras.Sequential):
-        copy = keras.Model(copy.inputs, copy.outputs, name=copy.name)
     return copy
 
 
