@@ -215,6 +215,12 @@ def _functional_copy(student):
         model = keras.Model(student.inputs, student.outputs, name=student.name)
     copy = keras.models.clone_model(model, input_tensors=_inputs_like(model))
     copy.set_weights(student.get_weights())
+    for layer in copy._flatten_layers(include_self=False):
+        # An adapted Normalization computes with tensors made from its weights
+        # by `finalize_state`, which `set_weights` does not call (Keras' own
+        # loaders do, the same way): without it the copy would not normalize.
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
     return copy
 
 
