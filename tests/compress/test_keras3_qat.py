@@ -267,6 +267,59 @@ def test_mobilenet_block_converts_to_int8_ops_that_match_keras(tmp_path):
     assert np.mean(got.argmax(1) == expected.argmax(1)) >= 0.95
 
 
+def conv1d_model():
+    i = keras.Input((16, 3))
+    h = L.Conv1D(4, 3, padding="same", name="c")(i)
+    h = L.BatchNormalization(name="bn")(h)
+    h = L.GlobalAveragePooling1D()(L.ReLU()(h))
+    return keras.Model(i, L.Dense(2)(h)), (16, 3), ["CONV_2D", "FULLY_CONNECTED"], 2
+
+
+def depthwise_multiplier_model():  # per-tensor weight range (multiplier 2)
+    i = keras.Input((6, 6, 3))
+    h = L.Flatten()(L.DepthwiseConv2D(3, depth_multiplier=2)(i))
+    return keras.Model(i, L.Dense(2)(h)), (6, 6, 3), [
+        "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+    ], 2
+
+
+def concat_multiply_model():
+    # Tolerance 3 steps: int8 SOFTMAX writes on its own fixed 1/256 grid,
+    # requantized to the output quantizer's: one more rounding than Keras.
+    i = keras.Input((6, 6, 3))
+    a = L.Conv2D(4, 1)(i)
+    b = L.Conv2D(4, 1, activation="relu")(i)
+    h = L.Concatenate()([L.Concatenate()([a, b]), L.Multiply()([a, b])])
+    h = L.Flatten()(L.MaxPooling2D()(h))
+    return keras.Model(i, L.Dense(3, activation="softmax")(h)), (6, 6, 3), [
+        "CONV_2D", "CONV_2D", "FULLY_CONNECTED",
+    ], 3
+
+
+def shared_dense_model():  # one layer called twice: one FusedQuantize
+    i = keras.Input((6,))
+    d = L.Dense(6, activation="relu", name="shared")
+    return keras.Model(i, L.Dense(2)(d(d(i)))), (6,), ["FULLY_CONNECTED"] * 3, 2
+
+
+@pytest.mark.parametrize(
+    "build",
+    [conv1d_model, depthwise_multiplier_model, concat_multiply_model, shared_dense_model],
+)
+def test_more_layer_kinds_convert_to_int8_ops_matching_keras(build, tmp_path):
+    student, shape, expected_ops, tolerance_steps = build()
+    x = np.random.default_rng(3).normal(size=(64, *shape)).astype("float32")
+    q = qat.calibrate(qat.quantize(student), x)
+    assert not any(type(layer).__name__ in ("Dense", "Conv1D", "Conv2D") for layer in q.layers)
+    it = interpreter(convert(q, tmp_path))
+    ops = ops_with_dtypes(it)
+    int8_ops = [(name, dtypes[:2]) for name, dtypes, _ in ops if name in INT8_OPS]
+    assert sorted(int8_ops) == sorted((name, [np.int8, np.int8]) for name in expected_ops)
+    got, _ = run(it, x[:16])
+    steps = np.abs(got - q.predict(x[:16], verbose=0)) / output_step(q)
+    assert steps.max() <= tolerance_steps + 0.01, steps.max()
+
+
 # (c) An MLP starting with Normalization.
 
 

@@ -284,11 +284,11 @@ def _fusion_groups(model, graph, selected):
             layer.name not in selected
             or type(layer) not in _FUSED_OPS
             or not quantizable(layer)
-            or len(graph.nodes.get(layer.name, [])) != 1
         ):
             continue
         activation = keras.activations.serialize(layer.activation)
         bn, last = None, layer
+        # A shared layer is quantized alone (one FusedQuantize for all calls).
         after = graph.only_consumer(layer)
         if (
             activation == "linear"
@@ -319,6 +319,7 @@ class _Rewire:
         self.absorbed = absorbed
         self.selected = selected
         self.preserve_sparsity = preserve_sparsity
+        self.fused = {}  # layer name -> its FusedQuantize
         self.quantized = {}  # id(tensor) -> tensor, for the fake-quantized ones
         self.input_quantized = {}  # id(float tensor) -> its quantized version
 
@@ -326,11 +327,14 @@ class _Rewire:
         if layer.name in self.absorbed:
             return args[0]  # already computed by its group's FusedQuantize
         if layer.name in self.groups:
-            bn, activation = self.groups[layer.name]
-            fused = FusedQuantize(
-                layer, batch_norm=bn, activation=activation,
-                preserve_sparsity=self.preserve_sparsity, name=f"quant_{layer.name}",
-            )
+            if layer.name not in self.fused:  # once, even for a shared layer
+                bn, activation = self.groups[layer.name]
+                self.fused[layer.name] = FusedQuantize(
+                    layer, batch_norm=bn, activation=activation,
+                    preserve_sparsity=self.preserve_sparsity,
+                    name=f"quant_{layer.name}",
+                )
+            fused = self.fused[layer.name]
             return self._mark(fused(self._quantize_input(args[0]), **kwargs))
         kind = type(layer)
         if kind in _OUTPUT_QUANTIZED and layer.name in self.selected:

@@ -227,8 +227,10 @@ class FusedQuantize(keras.layers.Layer):
     def call(self, inputs, training=None):
         ops = _ops()
         kernel, bias = self.folded_kernel_and_bias()
-        kernel = fake_quant_weights(kernel, self.channel_axis())
         layer = self.layer
+        if isinstance(layer, keras.layers.Conv1D):
+            return self._conv1d(inputs, kernel, bias, training)
+        kernel = fake_quant_weights(kernel, self.channel_axis())
         if isinstance(layer, keras.layers.Dense):
             y = ops.matmul(inputs, kernel)
         elif isinstance(layer, keras.layers.DepthwiseConv2D):
@@ -241,7 +243,21 @@ class FusedQuantize(keras.layers.Layer):
                 inputs, kernel, strides=layer.strides, padding=layer.padding,
                 data_format=layer.data_format, dilation_rate=layer.dilation_rate,
             )
-        y = y + bias
+        return self._activate(y + bias, training)
+
+    def _conv1d(self, inputs, kernel, bias, training):
+        """Conv1D as TFLite runs it, a Conv2D of height 1: the per-channel
+        ranges must be on the 4-D kernel's last axis for the converter."""
+        ops, layer = _ops(), self.layer
+        kernel = fake_quant_weights(ops.expand_dims(kernel, 0), 3)
+        y = ops.conv(
+            ops.expand_dims(inputs, 1), kernel,
+            strides=(1, layer.strides[0]), padding=layer.padding,
+            dilation_rate=(1, layer.dilation_rate[0]),
+        )
+        return self._activate(ops.squeeze(y, 1) + bias, training)
+
+    def _activate(self, y, training):
         if self.pre_activation_quantizer is not None:
             y = self.pre_activation_quantizer(y, training=training)
         y = keras.activations.get(self.activation)(y)
