@@ -176,9 +176,7 @@ def test_weight_fake_quant_of_a_zero_channel_gives_zeros_not_nan():
 def test_folded_kernel_and_bias_match_float64_batch_norm_folding(kind):
     rng = np.random.default_rng(2)
     conv = (
-        L.Conv2D(5, 3, name="c")
-        if kind == "Conv2D"
-        else L.DepthwiseConv2D(3, name="c")
+        L.Conv2D(5, 3, name="c") if kind == "Conv2D" else L.DepthwiseConv2D(3, name="c")
     )
     bn = L.BatchNormalization(epsilon=1e-3)
     conv.build((None, 6, 6, 5))
@@ -244,15 +242,18 @@ def test_mobilenet_block_converts_to_int8_ops_that_match_keras(tmp_path):
     ops = ops_with_dtypes(it)
     names = [name for name, _, _ in ops]
     assert sorted(n for n in names if n in INT8_OPS) == [
-        "CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+        "CONV_2D",
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "FULLY_CONNECTED",
     ]
     for name, dtypes, _ in ops:
         if name in INT8_OPS:
             assert dtypes[:2] == [np.int8, np.int8], (name, dtypes)
     # Builtin ops only: the float Rescaling, then int8 to the end.
-    assert set(names) <= {
-        "MUL", "QUANTIZE", "DEQUANTIZE", "ADD", "MEAN", *INT8_OPS
-    }, names
+    assert set(names) <= {"MUL", "QUANTIZE", "DEQUANTIZE", "ADD", "MEAN", *INT8_OPS}, (
+        names
+    )
 
     # Keras' fake-quantized outputs and the file's dequantized int8 outputs lie
     # on the same grid (the output quantizer's); integer rounding inside the
@@ -278,9 +279,15 @@ def conv1d_model():
 def depthwise_multiplier_model():  # per-tensor weight range (multiplier 2)
     i = keras.Input((6, 6, 3))
     h = L.Flatten()(L.DepthwiseConv2D(3, depth_multiplier=2)(i))
-    return keras.Model(i, L.Dense(2)(h)), (6, 6, 3), [
-        "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
-    ], 2
+    return (
+        keras.Model(i, L.Dense(2)(h)),
+        (6, 6, 3),
+        [
+            "DEPTHWISE_CONV_2D",
+            "FULLY_CONNECTED",
+        ],
+        2,
+    )
 
 
 def concat_multiply_model():
@@ -291,9 +298,16 @@ def concat_multiply_model():
     b = L.Conv2D(4, 1, activation="relu")(i)
     h = L.Concatenate()([L.Concatenate()([a, b]), L.Multiply()([a, b])])
     h = L.Flatten()(L.MaxPooling2D()(h))
-    return keras.Model(i, L.Dense(3, activation="softmax")(h)), (6, 6, 3), [
-        "CONV_2D", "CONV_2D", "FULLY_CONNECTED",
-    ], 3
+    return (
+        keras.Model(i, L.Dense(3, activation="softmax")(h)),
+        (6, 6, 3),
+        [
+            "CONV_2D",
+            "CONV_2D",
+            "FULLY_CONNECTED",
+        ],
+        3,
+    )
 
 
 def shared_dense_model():  # one layer called twice: one FusedQuantize
@@ -304,17 +318,26 @@ def shared_dense_model():  # one layer called twice: one FusedQuantize
 
 @pytest.mark.parametrize(
     "build",
-    [conv1d_model, depthwise_multiplier_model, concat_multiply_model, shared_dense_model],
+    [
+        conv1d_model,
+        depthwise_multiplier_model,
+        concat_multiply_model,
+        shared_dense_model,
+    ],
 )
 def test_more_layer_kinds_convert_to_int8_ops_matching_keras(build, tmp_path):
     student, shape, expected_ops, tolerance_steps = build()
     x = np.random.default_rng(3).normal(size=(64, *shape)).astype("float32")
     q = qat.calibrate(qat.quantize(student), x)
-    assert not any(type(layer).__name__ in ("Dense", "Conv1D", "Conv2D") for layer in q.layers)
+    assert not any(
+        type(layer).__name__ in ("Dense", "Conv1D", "Conv2D") for layer in q.layers
+    )
     it = interpreter(convert(q, tmp_path))
     ops = ops_with_dtypes(it)
     int8_ops = [(name, dtypes[:2]) for name, dtypes, _ in ops if name in INT8_OPS]
-    assert sorted(int8_ops) == sorted((name, [np.int8, np.int8]) for name in expected_ops)
+    assert sorted(int8_ops) == sorted(
+        (name, [np.int8, np.int8]) for name in expected_ops
+    )
     got, _ = run(it, x[:16])
     steps = np.abs(got - q.predict(x[:16], verbose=0)) / output_step(q)
     assert steps.max() <= tolerance_steps + 0.01, steps.max()
@@ -328,8 +351,11 @@ def test_mlp_with_input_normalization_gets_int8_fully_connected_ops(tmp_path):
     q = qat.quantize(normalized_mlp(x))
     kinds = [type(layer).__name__ for layer in q.layers]
     assert kinds == [
-        "InputLayer", "Normalization", "ActivationQuantizer",
-        "FusedQuantize", "FusedQuantize",
+        "InputLayer",
+        "Normalization",
+        "ActivationQuantizer",
+        "FusedQuantize",
+        "FusedQuantize",
     ]
     fit(q, x, y, steps=32)
     it = interpreter(convert(q, tmp_path))
@@ -377,8 +403,11 @@ def test_unsupported_trainable_layers_are_all_named_with_the_fix():
     with pytest.raises(ValueError) as info:
         qat.quantize(student)
     message = str(info.value)
-    for name in ("'lone_bn' (BatchNormalization)", "'ln' (LayerNormalization)",
-                 "'scale' (Scale)"):
+    for name in (
+        "'lone_bn' (BatchNormalization)",
+        "'ln' (LayerNormalization)",
+        "'scale' (Scale)",
+    ):
         assert name in message
     assert "layers=['d0', 'out']" in message and "Conv2D" in message
     q = qat.quantize(student, layers=["d0", "out"])  # the fix works
@@ -461,7 +490,10 @@ def test_ranges_cover_the_data_after_30_training_steps():
     lo, hi = normalized.min(), normalized.max()
     batch_lo = np.mean([normalized[i : i + 16].min() for i in range(0, 480, 16)])
     batch_hi = np.mean([normalized[i : i + 16].max() for i in range(0, 480, 16)])
-    got_lo, got_hi = float(quantizer.range_min.numpy()), float(quantizer.range_max.numpy())
+    got_lo, got_hi = (
+        float(quantizer.range_min.numpy()),
+        float(quantizer.range_max.numpy()),
+    )
     # Inside the data's range, and near the typical batch's (an EMA of batch
     # ranges); TF-MOT would still be at ~[-5.8, 5.8] after 30 steps from [-6, 6].
     assert lo <= got_lo <= 0.8 * batch_lo and 0.8 * batch_hi <= got_hi <= hi
@@ -513,9 +545,7 @@ def test_saved_and_loaded_qat_model_predicts_identically(preserve, tmp_path):
     path = tmp_path / "qat.keras"
     q.save(path)
     loaded = keras.models.load_model(path)
-    np.testing.assert_array_equal(
-        loaded.predict(x, verbose=0), q.predict(x, verbose=0)
-    )
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), q.predict(x, verbose=0))
     assert qat.is_qat_model(loaded)
     if preserve == "sparsity":  # the constraint is back after loading
         zeros = loaded.get_layer("quant_conv").sparsity_mask.numpy() == 0
@@ -526,21 +556,28 @@ def test_saved_and_loaded_qat_model_predicts_identically(preserve, tmp_path):
 
 def test_layer_configs_round_trip_every_init_argument():
     fused = FusedQuantize(
-        L.Dense(3, name="inner"), activation="tanh", preserve_sparsity=True,
+        L.Dense(3, name="inner"),
+        activation="tanh",
+        preserve_sparsity=True,
         name="quant_inner",
     )
     config = fused.get_config()
     clone = FusedQuantize.from_config(config)
     assert clone.get_config() == config
     assert clone.pre_activation_quantizer is not None  # tanh needs one
-    assert ActivationQuantizer.from_config(
-        ActivationQuantizer(name="q").get_config()
-    ).name == "q"
+    assert (
+        ActivationQuantizer.from_config(ActivationQuantizer(name="q").get_config()).name
+        == "q"
+    )
 
 
 def test_sequential_student_is_rebuilt_as_functional():
     student = keras.Sequential(
-        [keras.Input((12,)), L.Dense(8, activation="relu", name="d0"), L.Dense(3, name="out")]
+        [
+            keras.Input((12,)),
+            L.Dense(8, activation="relu", name="d0"),
+            L.Dense(3, name="out"),
+        ]
     )
     q = qat.quantize(student)
     assert [layer.name for layer in q.layers][-2:] == ["quant_d0", "quant_out"]
@@ -561,10 +598,15 @@ def test_export_and_verify_exports_a_qat_model_as_int8_without_calibration_data(
     q = fit(qat.quantize(normalized_mlp(x)), x, y, steps=32)
     assert is_qat_model(q) and not is_qat_model(normalized_mlp(x))
     x_eval, y_eval = tabular_data(64, seed=1)
-    report = export_and_verify(q, tmp_path / "qat.tflite", "int8", x_eval=x_eval, y_eval=y_eval)
+    report = export_and_verify(
+        q, tmp_path / "qat.tflite", "int8", x_eval=x_eval, y_eval=y_eval
+    )
     assert report.top1_agreement >= 0.95
     fcs = [
-        d for name, d, _ in ops_with_dtypes(interpreter((tmp_path / "qat.tflite").read_bytes()))
+        d
+        for name, d, _ in ops_with_dtypes(
+            interpreter((tmp_path / "qat.tflite").read_bytes())
+        )
         if name == "FULLY_CONNECTED"
     ]
     assert len(fcs) == 2 and all(d[:2] == [np.int8, np.int8] for d in fcs)

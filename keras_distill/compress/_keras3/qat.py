@@ -38,18 +38,37 @@ def _classes(*names: str) -> tuple:
 _FUSED_OPS = _classes("Conv1D", "Conv2D", "DepthwiseConv2D", "Dense")
 # Weightless layers computed in int8 by TFLite: their output gets a quantizer.
 _OUTPUT_QUANTIZED = _classes(
-    "Add", "Concatenate", "Multiply",
-    "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
-    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
-    "ReLU", "Activation", "Softmax",
+    "Add",
+    "Concatenate",
+    "Multiply",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AveragePooling3D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
+    "ReLU",
+    "Activation",
+    "Softmax",
 )
 # Layers that move or pick values: their output keeps their input's quantization.
 _PASS_THROUGH = _classes(
-    "InputLayer", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
-    "Reshape", "Flatten", "Dropout",
-    "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
-    "Cropping1D", "Cropping2D", "Cropping3D",
+    "InputLayer",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "MaxPooling3D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
+    "Reshape",
+    "Flatten",
+    "Dropout",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "ZeroPadding3D",
+    "Cropping1D",
+    "Cropping2D",
+    "Cropping3D",
 )
 _SUPPORTED_NAMES = sorted(
     {c.__name__ for c in _FUSED_OPS + _OUTPUT_QUANTIZED + _PASS_THROUGH}
@@ -132,10 +151,7 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
     >>> qat.compile("adam", loss); qat.fit(x, y)  # doctest: +SKIP
     """
     model = _functional_copy(student)
-    if layers is None:
-        selected = {layer.name for layer in model.layers}
-    else:
-        selected = set(layers)
+    selected = {lay.name for lay in model.layers} if layers is None else set(layers)
     graph = _Graph(model)
     groups, absorbed = _fusion_groups(model, graph, selected)
     unsupported = [
@@ -151,7 +167,8 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
         others = [
             lay.name
             for lay in model.layers
-            if lay.name in selected and lay not in unsupported
+            if lay.name in selected
+            and lay not in unsupported
             and not isinstance(lay, keras.layers.InputLayer)
         ]
         raise ValueError(
@@ -191,7 +208,8 @@ def calibrate(model, x, batch_size: int = 32, steps: int | None = None):
     """
     x = np.asarray(x)
     quantizers = [
-        layer for layer in model._flatten_layers(include_self=False)
+        layer
+        for layer in model._flatten_layers(include_self=False)
         if isinstance(layer, ActivationQuantizer)
     ]
     count = -(-len(x) // batch_size)
@@ -263,7 +281,7 @@ class _Graph:
 
 
 def _relu_kind(layer) -> str | None:
-    """"relu" or "relu6" if `layer` is one of those, else None."""
+    """ "relu" or "relu6" if `layer` is one of those, else None."""
     if type(layer) is keras.layers.ReLU:
         if layer.negative_slope == 0 and layer.threshold == 0:
             return {None: "relu", 6.0: "relu6"}.get(
@@ -330,7 +348,9 @@ class _Rewire:
             if layer.name not in self.fused:  # once, even for a shared layer
                 bn, activation = self.groups[layer.name]
                 self.fused[layer.name] = FusedQuantize(
-                    layer, batch_norm=bn, activation=activation,
+                    layer,
+                    batch_norm=bn,
+                    activation=activation,
                     preserve_sparsity=self.preserve_sparsity,
                     name=f"quant_{layer.name}",
                 )
@@ -343,7 +363,8 @@ class _Rewire:
             return self._mark(ActivationQuantizer(name=f"quant_{layer.name}")(out))
         out = layer(*args, **kwargs)
         if kind in _PASS_THROUGH and all(
-            id(t) in self.quantized for t in keras.tree.flatten(args)
+            id(t) in self.quantized
+            for t in keras.tree.flatten(args)
             if isinstance(t, keras.KerasTensor)
         ):
             self._mark(out)

@@ -77,12 +77,16 @@ class ActivationQuantizer(keras.layers.Layer):
 
     def build(self, input_shape):
         self.range_min = self.add_weight(
-            shape=(), initializer=keras.initializers.Constant(-6.0),
-            trainable=False, name="range_min",
+            shape=(),
+            initializer=keras.initializers.Constant(-6.0),
+            trainable=False,
+            name="range_min",
         )
         self.range_max = self.add_weight(
-            shape=(), initializer=keras.initializers.Constant(6.0),
-            trainable=False, name="range_max",
+            shape=(),
+            initializer=keras.initializers.Constant(6.0),
+            trainable=False,
+            name="range_max",
         )
         self.num_updates = self.add_weight(
             shape=(), initializer="zeros", trainable=False, name="num_updates"
@@ -97,9 +101,7 @@ class ActivationQuantizer(keras.layers.Layer):
             batch_min = ops.minimum(ops.min(x), 0.0)
             batch_max = ops.maximum(ops.max(x), 0.0)
             n = self.num_updates
-            decay = ops.where(
-                n > 0, ops.minimum(0.999, (1.0 + n) / (10.0 + n)), 0.0
-            )
+            decay = ops.where(n > 0, ops.minimum(0.999, (1.0 + n) / (10.0 + n)), 0.0)
             range_min = decay * self.range_min + (1.0 - decay) * batch_min
             range_max = decay * self.range_max + (1.0 - decay) * batch_max
             self.range_min.assign(range_min)
@@ -149,15 +151,17 @@ class FusedQuantize(keras.layers.Layer):
     """
 
     def __init__(
-        self, layer, batch_norm=None, activation="linear",
-        preserve_sparsity=False, **kwargs,
+        self,
+        layer,
+        batch_norm=None,
+        activation="linear",
+        preserve_sparsity=False,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.layer = layer
         self.batch_norm = batch_norm
-        self.activation = keras.activations.serialize(
-            keras.activations.get(activation)
-        )
+        self.activation = keras.activations.serialize(keras.activations.get(activation))
         self.preserve_sparsity = bool(preserve_sparsity)
         self.output_quantizer = ActivationQuantizer(name="output_quantizer")
         self.pre_activation_quantizer = None
@@ -179,7 +183,9 @@ class FusedQuantize(keras.layers.Layer):
         if self.preserve_sparsity:
             kernel = self._kernel_variable()
             self.sparsity_mask = self.add_weight(
-                shape=kernel.shape, initializer="ones", trainable=False,
+                shape=kernel.shape,
+                initializer="ones",
+                trainable=False,
                 name="sparsity_mask",
             )
             self.sparsity_mask.assign(keras.ops.cast(kernel != 0, kernel.dtype))
@@ -235,13 +241,21 @@ class FusedQuantize(keras.layers.Layer):
             y = ops.matmul(inputs, kernel)
         elif isinstance(layer, keras.layers.DepthwiseConv2D):
             y = ops.depthwise_conv(
-                inputs, kernel, strides=layer.strides, padding=layer.padding,
-                data_format=layer.data_format, dilation_rate=layer.dilation_rate,
+                inputs,
+                kernel,
+                strides=layer.strides,
+                padding=layer.padding,
+                data_format=layer.data_format,
+                dilation_rate=layer.dilation_rate,
             )
         else:
             y = ops.conv(
-                inputs, kernel, strides=layer.strides, padding=layer.padding,
-                data_format=layer.data_format, dilation_rate=layer.dilation_rate,
+                inputs,
+                kernel,
+                strides=layer.strides,
+                padding=layer.padding,
+                data_format=layer.data_format,
+                dilation_rate=layer.dilation_rate,
             )
         return self._activate(y + bias, training)
 
@@ -251,8 +265,10 @@ class FusedQuantize(keras.layers.Layer):
         ops, layer = _ops(), self.layer
         kernel = fake_quant_weights(ops.expand_dims(kernel, 0), 3)
         y = ops.conv(
-            ops.expand_dims(inputs, 1), kernel,
-            strides=(1, layer.strides[0]), padding=layer.padding,
+            ops.expand_dims(inputs, 1),
+            kernel,
+            strides=(1, layer.strides[0]),
+            padding=layer.padding,
             dilation_rate=(1, layer.dilation_rate[0]),
         )
         return self._activate(ops.squeeze(y, 1) + bias, training)
