@@ -8,14 +8,12 @@ from ai_edge_litert.interpreter import OpResolverType
 from conftest import keras3_only
 
 from keras_distill._compat import keras
+from keras_distill.compress._keras3 import qat
+from keras_distill.compress._keras3.quantizers import ActivationQuantizer
+from keras_distill.compress._keras3.quantizers import FusedQuantize
+from keras_distill.compress._keras3.quantizers import fake_quant_weights
 
 pytestmark = keras3_only
-
-if not pytest.importorskip("keras_distill._compat").LEGACY_KERAS:
-    from keras_distill.compress._keras3 import qat
-    from keras_distill.compress._keras3.quantizers import ActivationQuantizer
-    from keras_distill.compress._keras3.quantizers import FusedQuantize
-    from keras_distill.compress._keras3.quantizers import fake_quant_weights
 
 L = keras.layers
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
