@@ -410,6 +410,8 @@ def test_unsupported_trainable_layers_are_all_named_with_the_fix():
     assert "layers=['d0', 'out']" in message and "Conv2D" in message
     q = qat.quantize(student, layers=["d0", "out"])  # the fix works
     assert type(q.get_layer("ln")).__name__ == "LayerNormalization"
+    with pytest.raises(ValueError, match="already prepared for quantization"):
+        qat.quantize(q)
 
 
 @pytest.mark.parametrize(

@@ -141,7 +141,8 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
         A new Functional model, not compiled, with the student's weights.
 
     Raises:
-        ValueError: selected layers have trainable weights this engine cannot
+        ValueError: `student` is already a QAT model; selected layers have
+            trainable weights this engine cannot
             quantize (all named, e.g. LayerNormalization, Embedding, a lone
             BatchNormalization, custom layers); quantize the others with
             `layers=[...]` to keep those float.
@@ -150,6 +151,12 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
     >>> qat = quantize(student)  # doctest: +SKIP
     >>> qat.compile("adam", loss); qat.fit(x, y)  # doctest: +SKIP
     """
+    if is_qat_model(student):
+        raise ValueError(
+            f"`student` ({student.name}) is already prepared for quantization-"
+            "aware training (it has FusedQuantize/ActivationQuantizer layers). "
+            "Train it as it is, or quantize the original float student."
+        )
     model = _functional_copy(student)
     selected = {lay.name for lay in model.layers} if layers is None else set(layers)
     graph = _Graph(model)
@@ -172,7 +179,8 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
             and not isinstance(lay, keras.layers.InputLayer)
         ]
         raise ValueError(
-            f"Our Keras 3 QAT engine cannot quantize these layers: {named}. "
+            f"keras_distill's Keras 3 QAT engine cannot quantize these layers: "
+            f"{named}. "
             f"Quantize the others only with `layers={others}` (the unsupported "
             "layers then stay float). Supported: "
             f"{', '.join(_SUPPORTED_NAMES)}."

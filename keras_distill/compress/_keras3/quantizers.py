@@ -21,10 +21,6 @@ from keras_distill._compat import keras
 _INT8_WEIGHT_FLOOR = 1e-8  # an all-zero (pruned) channel still needs a scale > 0
 
 
-def _ops():
-    return keras.ops
-
-
 def fake_quant_weights(kernel, axis: int | None):
     """Symmetric narrow-range 8-bit fake quantization, range = current max|w|.
 
@@ -35,12 +31,12 @@ def fake_quant_weights(kernel, axis: int | None):
     Args:
         kernel: the float weights.
         axis: the output-channel axis for per-channel ranges, or None for one
-            range over the whole tensor. Defaults to none; pass it explicitly.
+            range over the whole tensor (required, no default).
 
     Returns:
         The weights rounded to the int8 grid, as floats.
     """
-    ops = _ops()
+    ops = keras.ops
     if axis is None:
         max_abs = ops.max(ops.abs(kernel))
     else:
@@ -66,9 +62,15 @@ class ActivationQuantizer(keras.layers.Layer):
     dozen steps. In inference the stored range is used, as the `.tflite` file
     does. Before any training batch the range is TF-MOT's [-6, 6].
 
+    Args:
+        **kwargs: Layer arguments (`name`, ...).
+
     Example:
+    >>> import numpy as np
     >>> q = ActivationQuantizer()
-    >>> y = q(np.array([[0.0, 1.0, 2.0]], "float32"), training=True)
+    >>> y = q(np.array([[-1.0, 2.0]], "float32"), training=True)
+    >>> float(q.range_min.numpy()), float(q.range_max.numpy())
+    (-1.0, 2.0)
     """
 
     def __init__(self, **kwargs):
@@ -94,7 +96,7 @@ class ActivationQuantizer(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, training=None):
-        ops = _ops()
+        ops = keras.ops
         range_min, range_max = self.range_min, self.range_max
         if training or self.calibrating:
             x = ops.stop_gradient(ops.cast(inputs, "float32"))
@@ -131,8 +133,10 @@ class FusedQuantize(keras.layers.Layer):
     TFLite's converter rejects per-channel Dense). The BatchNormalization
     statistics are frozen (the moving ones, as in inference) while gamma and
     beta train: the "freeze BN statistics" phase of Jacob et al. 2018 §3.2 and
-    Krishnamoorthi 2018 (arXiv:1806.08342) §3.6, chosen so that the weight
-    ranges trained are exactly those written to the file. An activation other
+    Krishnamoorthi 2018 (arXiv:1806.08342) §3.6, here from the first step
+    (the student is already trained), so that the folded weights and their
+    ranges trained are exactly those the converter writes to the file, and
+    small QAT batches cannot disturb the statistics. An activation other
     than linear/ReLU/ReLU6 gets a quantizer before it too (TF-MOT does the
     same), since TFLite computes it as a separate int8 op.
 
@@ -181,7 +185,7 @@ class FusedQuantize(keras.layers.Layer):
                 quantizer.build(output_shape)
         self.sparsity_mask = None
         if self.preserve_sparsity:
-            kernel = self._kernel_variable()
+            kernel = self.layer.kernel
             self.sparsity_mask = self.add_weight(
                 shape=kernel.shape,
                 initializer="ones",
@@ -192,11 +196,12 @@ class FusedQuantize(keras.layers.Layer):
             kernel.constraint = _MaskConstraint(self.sparsity_mask, kernel.constraint)
         self.built = True
 
-    def _kernel_variable(self):
-        return self.layer.kernel
-
     def channel_axis(self) -> int | None:
-        """The kernel axis of the per-channel weight ranges (None: per tensor)."""
+        """The kernel axis of the per-channel weight ranges (None: per tensor).
+
+        Conv1D's is that of its kernel; `call` quantizes it as the 4-D kernel
+        of the height-1 Conv2D TFLite runs, on axis 3.
+        """
         if isinstance(self.layer, keras.layers.Dense):
             return None
         if isinstance(self.layer, keras.layers.DepthwiseConv2D):
@@ -207,8 +212,8 @@ class FusedQuantize(keras.layers.Layer):
 
     def folded_kernel_and_bias(self):
         """The float kernel and bias with BatchNormalization folded in."""
-        ops = _ops()
-        kernel = self._kernel_variable()
+        ops = keras.ops
+        kernel = self.layer.kernel
         if self.sparsity_mask is not None:
             kernel = kernel * self.sparsity_mask
         if self.layer.use_bias:
@@ -231,7 +236,7 @@ class FusedQuantize(keras.layers.Layer):
         return kernel, bias * scale + shift
 
     def call(self, inputs, training=None):
-        ops = _ops()
+        ops = keras.ops
         kernel, bias = self.folded_kernel_and_bias()
         layer = self.layer
         if isinstance(layer, keras.layers.Conv1D):
@@ -262,7 +267,7 @@ class FusedQuantize(keras.layers.Layer):
     def _conv1d(self, inputs, kernel, bias, training):
         """Conv1D as TFLite runs it, a Conv2D of height 1: the per-channel
         ranges must be on the 4-D kernel's last axis for the converter."""
-        ops, layer = _ops(), self.layer
+        ops, layer = keras.ops, self.layer
         kernel = fake_quant_weights(ops.expand_dims(kernel, 0), 3)
         y = ops.conv(
             ops.expand_dims(inputs, 1),
