@@ -13,8 +13,8 @@ Four post-training modes, plus models trained with quantization-aware training:
   many NPUs) need. With `int8_io=True`
   the file's input and output tensors are int8 too.
 - A QAT model (from `keras_distill.compress.quantize`: TF-MOT on tf_keras, our
-  own engine on Keras 3) exports with `quantization="int8"`: its learned ranges replace calibration, so
-  representative data is optional.
+  own engine on Keras 3) exports with `quantization="int8"`: its learned ranges
+  replace calibration, so representative data is optional.
 
 The converter is `tf.lite.TFLiteConverter` with TFLite builtin ops only (no TF
 Select), so the file runs on the standard LiteRT runtime with no Flex delegate.
