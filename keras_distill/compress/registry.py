@@ -248,8 +248,21 @@ def copy_model(model):
     model too; wrapping a copy keeps the caller's student intact.
     """
     copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
+    set_weights(copy, model.get_weights())
     return copy
+
+
+def set_weights(model, values) -> None:
+    """`model.set_weights(values)`, then what Keras' own loaders do after it.
+
+    An adapted `Normalization` computes with tensors that `finalize_state`
+    makes from its weights, and `set_weights` does not call it: without this,
+    a copied student would not normalize its inputs (Keras 3).
+    """
+    model.set_weights(values)
+    for layer in walk_layers(model):
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
 
 
 def wrap_layers(model, wrap: Callable, skip_layers: list[str], action: str, fix: str):

@@ -12,9 +12,9 @@ Four post-training modes, plus models trained with quantization-aware training:
   size, integer-only kernels, and what integer-only accelerators (Edge TPU,
   many NPUs) need. With `int8_io=True`
   the file's input and output tensors are int8 too.
-- A QAT model (from `tfmot.quantization.keras.quantize_model`, tf_keras only)
-  exports with `quantization="int8"`: its learned ranges replace calibration, so
-  representative data is optional.
+- A QAT model (from `keras_distill.compress.quantize`: TF-MOT on tf_keras, our
+  own engine on Keras 3) exports with `quantization="int8"`: its learned ranges
+  replace calibration, so representative data is optional.
 
 The converter is `tf.lite.TFLiteConverter` with TFLite builtin ops only (no TF
 Select), so the file runs on the standard LiteRT runtime with no Flex delegate.
@@ -33,6 +33,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from keras_distill import _compat
 from keras_distill._checks import check_int
+from keras_distill.compress import registry
 from keras_distill.export import _atomic
 from keras_distill.export import _examples
 
@@ -40,34 +41,19 @@ QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 DEFAULT_CALIBRATION_SAMPLES = 200
 DEFAULT_DIR = "saved_models"
 
-_TFMOT_MODULE = "tensorflow_model_optimization"
-_QAT_LAYERS = ("QuantizeWrapper", "QuantizeWrapperV2", "QuantizeLayer")
-_PRUNING_LAYERS = ("PruneLowMagnitude",)
-
 
 class TFLiteConversionError(ValueError):
     """The TFLite converter rejected the model; nothing was written."""
 
 
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, _compat.keras.Model):
-            yield from _all_layers(layer)
-
-
-def _tfmot_layer_names(model) -> set[str]:
-    """Class names of TF-MOT wrapper layers in `model`, without importing TF-MOT."""
-    return {
-        type(layer).__name__
-        for layer in _all_layers(model)
-        if type(layer).__module__.startswith(_TFMOT_MODULE)
-    }
-
-
 def is_qat_model(model) -> bool:
-    """Whether `model` was prepared by TF-MOT quantization-aware training."""
-    return bool(_tfmot_layer_names(model) & set(_QAT_LAYERS))
+    """Whether `model` was prepared for quantization-aware training.
+
+    By `keras_distill.compress.quantize` on either engine (TF-MOT's wrappers on
+    tf_keras, our fake-quantized layers on Keras 3): it exports as int8 with
+    the ranges it learned, so it needs no representative data.
+    """
+    return registry.is_qat_model(model)
 
 
 def default_tflite_path(model, quantization: str) -> pathlib.Path:
@@ -81,14 +67,15 @@ def _check_options(model, quantization, representative_data, int8_io, samples):
         raise ValueError(
             f"`quantization` must be one of {QUANTIZATIONS}, got {quantization!r}."
         )
-    tfmot_layers = _tfmot_layer_names(model)
-    if tfmot_layers & set(_PRUNING_LAYERS):
+    # Our Keras 3 engine keeps the student's layers and its kernels hold the
+    # zeros, so only TF-MOT's wrappers stand between a pruned model and export.
+    if _compat.LEGACY_KERAS and registry.is_pruned(model):
         raise ValueError(
             "`model` still has pruning wrappers (PruneLowMagnitude). Remove them "
-            "before export with tfmot.sparsity.keras.strip_pruning(model); the "
+            "before export with keras_distill.compress.strip_pruning(model); the "
             "zeroed weights stay zero and gzip shrinks the file."
         )
-    qat = bool(tfmot_layers & set(_QAT_LAYERS))
+    qat = is_qat_model(model)
     if qat and quantization != "int8":
         raise ValueError(
             f"`model` was trained with quantization-aware training, so it exports "
@@ -133,7 +120,7 @@ def _check_normalization_for_int8(model) -> None:
     every other feature. Measured on sklearn digits: 9% accuracy instead of 89%.
     """
     keras = _compat.keras
-    for layer in _all_layers(model):
+    for layer in registry.walk_layers(model):
         if not isinstance(layer, keras.layers.Normalization) or layer.invert:
             continue
         variance = getattr(layer, "variance", None)

@@ -1,4 +1,9 @@
-"""Tests for keras_distill.compress.quantization (TF-MOT QAT)."""
+"""Tests for keras_distill.compress.quantization, on both engines.
+
+Tests without a flavour mark run on our Keras 3 engine in the Keras 3 pass and
+on TF-MOT in the tf_keras pass; tests/compress/test_keras3_qat.py has the
+Keras 3 engine's own (numbers, converted ops).
+"""
 
 import numpy as np
 import pytest
@@ -29,9 +34,19 @@ def _fit(model, x, y, epochs=1, callbacks=None):
 
 
 @keras3_only
-def test_quantize_on_keras3_raises_runtime_error_naming_the_switch():
-    with pytest.raises(RuntimeError, match="TF_USE_LEGACY_KERAS=1"):
-        quantize(mlp())
+def test_quantize_given_a_tf_keras_model_on_keras3_raises_type_error():
+    import tf_keras
+
+    x = tf_keras.Input((12,))
+    model = tf_keras.Model(x, tf_keras.layers.Dense(3)(x))
+    with pytest.raises(TypeError, match="tf_keras.*TF_USE_LEGACY_KERAS"):
+        quantize(model)
+
+
+@keras3_only
+def test_cluster_preserving_qat_on_keras3_says_it_needs_tf_keras():
+    with pytest.raises(ValueError, match="clustering needs TF-MOT"):
+        quantize(mlp(), preserve="clusters")
 
 
 @tf_keras_only
@@ -40,13 +55,16 @@ def test_quantize_given_a_keras3_model_raises_type_error_naming_the_switch():
         quantize(keras3_mlp())
 
 
-@tf_keras_only
 def test_quantize_wraps_every_layer_and_leaves_the_student_unchanged():
     student = mlp(units=(8,))
     before = [w.copy() for w in student.get_weights()]
     qat = quantize(student)
     wrapped = [layer.name for layer in qat.layers if layer.name.startswith("quant_")]
-    assert wrapped == ["quant_d0", "quant_out"]
+    # Our engine also quantizes the model input with a layer of its own.
+    assert [name for name in wrapped if "input" not in name] == [
+        "quant_d0",
+        "quant_out",
+    ]
     x, y = data(n=64)
     _fit(qat, x, y)
     for old, new in zip(before, student.get_weights()):
@@ -66,13 +84,11 @@ def test_quantize_selected_layers_keeps_the_others_weights_float():
     assert type(qat.get_layer("out")).__name__ == "Dense"
 
 
-@tf_keras_only
 def test_quantize_unknown_layer_name_lists_the_available_names():
     with pytest.raises(ValueError, match=r"\['dense_9'\].*Available.*'d0', 'out'"):
         quantize(mlp(), layers=["dense_9"])
 
 
-@tf_keras_only
 def test_quantize_empty_layer_list_raises_value_error():
     with pytest.raises(ValueError, match="`layers` is empty"):
         quantize(mlp(), layers=[])
@@ -100,7 +116,6 @@ def test_quantize_names_every_unsupported_layer_and_the_subset_fix():
     assert "quant_out" in [layer.name for layer in qat.layers]
 
 
-@tf_keras_only
 def test_quantize_folds_batchnorm_after_conv2d_instead_of_rejecting_it():
     model = keras.Sequential(
         [
@@ -115,7 +130,6 @@ def test_quantize_folds_batchnorm_after_conv2d_instead_of_rejecting_it():
     assert "quant_conv" in [layer.name for layer in quantize(model).layers]
 
 
-@tf_keras_only
 def test_quantize_bad_preserve_subclassed_and_nested_models_raise():
     with pytest.raises(ValueError, match="preserve"):
         quantize(mlp(), preserve="pruning")
@@ -127,13 +141,11 @@ def test_quantize_bad_preserve_subclassed_and_nested_models_raise():
         quantize(keras.Model(x, inner(x)))
 
 
-@tf_keras_only
 def test_quantize_a_still_pruned_student_asks_to_strip_first():
     with pytest.raises(ValueError, match="strip_pruning"):
         quantize(prune(mlp(), schedule="constant"), preserve="sparsity")
 
 
-@tf_keras_only
 def test_pruning_preserving_qat_keeps_the_zeros_and_plain_qat_does_not():
     x, y = data(n=128)
     pruned = prune(

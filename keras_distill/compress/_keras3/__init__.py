@@ -19,9 +19,13 @@ from keras_distill.compress._keras3.pruning import pruning_callbacks
 from keras_distill.compress._keras3.pruning import strip_pruning
 from keras_distill.compress._keras3.pruning_schedule import ConstantSparsity
 from keras_distill.compress._keras3.pruning_schedule import PolynomialDecay
+from keras_distill.compress._keras3.qat import is_qat_model
+from keras_distill.compress._keras3.qat import quantize
 
 # Pruning masks kernels in place, so it needs no layer graph.
 PRUNES_SUBCLASSED = True
+# QAT keeps a pruned student's zeros; clustering needs TF-MOT.
+PRESERVE = ("none", "sparsity")
 
 
 def make_schedule(
@@ -51,10 +55,13 @@ def make_schedule(
 
 
 __all__ = [
+    "PRESERVE",
     "PRUNES_SUBCLASSED",
     "is_pruned",
+    "is_qat_model",
     "make_schedule",
     "prune",
     "pruning_callbacks",
+    "quantize",
     "strip_pruning",
 ]

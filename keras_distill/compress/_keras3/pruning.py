@@ -477,5 +477,7 @@ def _copy(model, values=None):
             "objects across models."
         )
     values = values or [None] * len(source)
-    copy.set_weights([w.numpy() if v is None else v for w, v in zip(source, values)])
+    registry.set_weights(
+        copy, [w.numpy() if v is None else v for w, v in zip(source, values)]
+    )
     return copy
