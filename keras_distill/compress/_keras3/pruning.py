@@ -33,8 +33,6 @@ from keras_distill._compat import keras
 from keras_distill.compress import _layers
 from keras_distill.compress._keras3.pruning_schedule import PruningSchedule
 
-ops = keras.ops
-
 MISSING_CALLBACK = (
     "This model was pruned with keras_distill.compress.prune, but it is being "
     "trained without the UpdatePruningStep callback, which gives its pruning "
@@ -102,13 +100,15 @@ def magnitude_mask(weights, sparsity):
     float32 (TF-MOT also ORs in the threshold's own position, which `>=`
     already keeps). Ties at the threshold are all kept, as in TF-MOT.
     """
-    magnitudes = ops.abs(weights)
+    magnitudes = keras.ops.abs(weights)
     size = int(np.prod(weights.shape))
-    keep = ops.cast(
-        ops.maximum(ops.round(float(size) * (1.0 - sparsity)), 1.0), "int32"
+    keep = keras.ops.cast(
+        keras.ops.maximum(keras.ops.round(float(size) * (1.0 - sparsity)), 1.0), "int32"
     )
-    threshold = ops.take(ops.sort(ops.reshape(magnitudes, [-1])), size - keep)
-    return ops.cast(magnitudes >= threshold, weights.dtype), threshold
+    threshold = keras.ops.take(
+        keras.ops.sort(keras.ops.reshape(magnitudes, [-1])), size - keep
+    )
+    return keras.ops.cast(magnitudes >= threshold, weights.dtype), threshold
 
 
 def m_by_n_mask(weights, m_by_n):
@@ -121,18 +121,24 @@ def m_by_n_mask(weights, m_by_n):
     zeros, n = m_by_n
     shape = tuple(weights.shape)
     if len(shape) == 2:
-        rows = ops.transpose(weights)
+        rows = keras.ops.transpose(weights)
     else:
-        rows = ops.reshape(ops.transpose(weights, [3, 0, 1, 2]), [-1, shape[2]])
+        rows = keras.ops.reshape(
+            keras.ops.transpose(weights, [3, 0, 1, 2]), [-1, shape[2]]
+        )
     width = rows.shape[1]
     # TF-MOT pads n - width % n zeros (a whole extra group if width % n == 0).
-    padded = ops.pad(ops.abs(rows), [[0, 0], [0, n - width % n]])
-    _, keep = ops.top_k(ops.reshape(padded, [-1, n]), k=n - zeros, sorted=False)
-    groups = ops.sum(ops.one_hot(keep, n, dtype=weights.dtype), axis=-2)
-    mask = ops.reshape(groups, padded.shape)[:, :width]
+    padded = keras.ops.pad(keras.ops.abs(rows), [[0, 0], [0, n - width % n]])
+    _, keep = keras.ops.top_k(
+        keras.ops.reshape(padded, [-1, n]), k=n - zeros, sorted=False
+    )
+    groups = keras.ops.sum(keras.ops.one_hot(keep, n, dtype=weights.dtype), axis=-2)
+    mask = keras.ops.reshape(groups, padded.shape)[:, :width]
     if len(shape) == 2:
-        return ops.transpose(mask)
-    return ops.transpose(ops.reshape(mask, (shape[3],) + shape[:3]), [1, 2, 3, 0])
+        return keras.ops.transpose(mask)
+    return keras.ops.transpose(
+        keras.ops.reshape(mask, (shape[3],) + shape[:3]), [1, 2, 3, 0]
+    )
 
 
 class MagnitudeMask(keras.constraints.Constraint):
@@ -192,7 +198,7 @@ class MagnitudeMask(keras.constraints.Constraint):
     def update(self, weights, step) -> None:
         """Recomputes the mask from `weights` if `schedule(step)` says so."""
         should_prune, sparsity = self.schedule(step)
-        mask, threshold = ops.cond(
+        mask, threshold = keras.ops.cond(
             should_prune,
             lambda: magnitude_mask(weights, sparsity),
             lambda: (self.mask.value, self.threshold.value),
@@ -254,7 +260,7 @@ class PruningSummaries(keras.callbacks.Callback):
         step = int(self.model.optimizer.iterations)
         with self._writer.as_default():
             for _, mask in pruned_variables(self.model):
-                sparsity = 1.0 - float(ops.mean(mask.mask))
+                sparsity = 1.0 - float(keras.ops.mean(mask.mask))
                 tf.summary.scalar(f"{mask.path}/sparsity", sparsity, step=step)
                 if mask.m_by_n is None:
                     tf.summary.scalar(
@@ -408,7 +414,7 @@ def strip_pruning(model: keras.Model) -> keras.Model:
     ```
     """
     masked = {
-        id(variable): ops.convert_to_numpy(variable * mask.mask)
+        id(variable): keras.ops.convert_to_numpy(variable * mask.mask)
         for variable, mask in pruned_variables(model)
     }
     return _copy(model, [masked.get(id(w)) for w in model.weights])
