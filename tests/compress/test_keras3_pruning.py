@@ -23,10 +23,10 @@ from keras_distill import Distiller
 from keras_distill._compat import keras
 from keras_distill.compress import sparsity_report
 from keras_distill.compress._keras3 import pruning
-from keras_distill.compress._keras3.pruning import MagnitudeMask
+from keras_distill.compress._keras3.magnitude_mask import MagnitudeMask
+from keras_distill.compress._keras3.magnitude_mask import m_by_n_mask
+from keras_distill.compress._keras3.magnitude_mask import magnitude_mask
 from keras_distill.compress._keras3.pruning import is_pruned
-from keras_distill.compress._keras3.pruning import m_by_n_mask
-from keras_distill.compress._keras3.pruning import magnitude_mask
 from keras_distill.compress._keras3.pruning import prunable_weights
 from keras_distill.compress._keras3.pruning import prune
 from keras_distill.compress._keras3.pruning import pruning_callbacks
