@@ -409,7 +409,7 @@ def test_magnitude_mask_constructs_mask_and_threshold_correctly():
 
 
 # --------------------------------------------------------- errors and layers
-def test_training_without_the_callback_raises_before_any_weight_changes():
+def test_training_without_the_callback_raises_before_any_weight_changes_then_trains():
     x, y = data()
     pruned = prune(mlp(), ConstantSparsity(0.5, 0, frequency=1))
     pruned.compile(optimizer="adam", loss=LOSS)
@@ -421,6 +421,18 @@ def test_training_without_the_callback_raises_before_any_weight_changes():
     assert int(pruned.optimizer.iterations) == 0
     for now, then in zip(pruned.get_weights(), before):
         np.testing.assert_array_equal(now, then)
+    # Keras built the optimizer in the stopped step: its state is unusable
+    # until the model is compiled again, which the next error says.
+    with pytest.raises(RuntimeError, match="Compile the model again"):
+        pruned.fit(x, y, epochs=1, verbose=0, callbacks=pruning_callbacks())
+    pruned.compile(optimizer="adam", loss=LOSS)
+    # A second fit continues from the optimizer's step.
+    for _ in range(2):
+        pruned.fit(
+            x, y, batch_size=32, epochs=1, verbose=0, callbacks=pruning_callbacks()
+        )
+    assert int(pruned.optimizer.iterations) == 16
+    assert sparsity_report(pruned)["d0"]["zeros"] == 96
 
 
 def test_callback_on_a_model_without_pruned_kernels_raises_value_error():

@@ -27,7 +27,9 @@ MISSING_CALLBACK = (
     "This model was pruned with keras_distill.compress.prune, but it is being "
     "trained without the UpdatePruningStep callback, which gives its pruning "
     "masks the training step: train a pruned model with "
-    "callbacks=keras_distill.compress.pruning_callbacks()."
+    "callbacks=keras_distill.compress.pruning_callbacks(). No weight has "
+    "changed, but compile the model again first: Keras built its optimizer in "
+    "the train step that this error stopped."
 )
 
 
@@ -113,10 +115,13 @@ class MagnitudeMask(keras.constraints.Constraint):
             np.zeros((), dtype), trainable=False, name="threshold"
         )
         self.iterations = None
+        # Set when training started without the callback (see MISSING_CALLBACK).
+        self.stopped_a_train_step = False
         self.m_by_n_done = False
 
     def __call__(self, weights):
         if self.iterations is None:
+            self.stopped_a_train_step = True
             raise RuntimeError(MISSING_CALLBACK)
         if self.constraint is not None:
             weights = self.constraint(weights)

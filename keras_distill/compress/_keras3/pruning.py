@@ -96,9 +96,20 @@ class UpdatePruningStep(keras.callbacks.Callback):
                 "keras_distill.compress.prune (or a Distiller whose student it "
                 "is), and leave its pruned layers trainable."
             )
-        iterations = self.model.optimizer.iterations
+        optimizer = self.model.optimizer
+        if optimizer.built and any(m.stopped_a_train_step for _, m in masks):
+            # Keras builds the optimizer inside the first train step; when
+            # MagnitudeMask stopped that step, the optimizer's state is unusable
+            # (TensorFlow fails later with "Incompatible shapes ... vs. [0]").
+            raise RuntimeError(
+                "The last training of this pruned model stopped because it had "
+                "no UpdatePruningStep callback, which left its optimizer "
+                "half-built. Compile the model again, then train it with "
+                "callbacks=keras_distill.compress.pruning_callbacks()."
+            )
         for variable, mask in masks:
-            mask.start(variable, iterations)
+            mask.stopped_a_train_step = False
+            mask.start(variable, optimizer.iterations)
 
 
 class PruningSummaries(keras.callbacks.Callback):
