@@ -82,6 +82,11 @@ class UpdatePruningStep(keras.callbacks.Callback):
     to `model.optimizer.iterations`, and does the first step's mask update and
     masking eagerly, before the first forward pass, as TF-MOT does.
 
+    The step is the optimizer's, so a later `fit` continues the schedule; but
+    compiling with a new optimizer restarts it (TF-MOT 0.8 keeps a counter of
+    its own in each wrapper), and a restarted `PolynomialDecay` lets pruned
+    weights grow back until its sparsity catches up again.
+
     Raises:
         ValueError: at the start of training, if the model has no pruned
             kernel (it was not returned by `prune`, or was stripped).
