@@ -499,6 +499,24 @@ def test_prunable_weights_follows_tfmot_registry():
     }
 
 
+class _Residual(keras.layers.Layer):
+    """A custom layer whose kernel lives in a Dense sublayer."""
+
+    def build(self, input_shape):
+        self.dense = keras.layers.Dense(input_shape[-1], name="inner")
+        self.dense.build(input_shape)
+
+    def call(self, inputs):
+        return inputs + self.dense(inputs)
+
+
+def test_prune_walks_sublayers_of_custom_layers():
+    model = _model_with(_Residual(name="residual"))
+    pruned = prune(model, ConstantSparsity(0.5, 0))
+    masked = {mask.path for _, mask in pruning.pruned_variables(pruned)}
+    assert masked == {"residual/inner/kernel", "out/kernel"}
+
+
 def test_prune_walks_nested_models():
     inner = keras.Sequential(
         [keras.Input((12,)), keras.layers.Dense(8, name="inner_dense")], name="inner"
