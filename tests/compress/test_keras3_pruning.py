@@ -23,10 +23,10 @@ from keras_distill import Distiller
 from keras_distill._compat import keras
 from keras_distill.compress import sparsity_report
 from keras_distill.compress._keras3 import pruning
-from keras_distill.compress._keras3.pruning import MagnitudeMask
+from keras_distill.compress._keras3.magnitude_mask import MagnitudeMask
+from keras_distill.compress._keras3.magnitude_mask import m_by_n_mask
+from keras_distill.compress._keras3.magnitude_mask import magnitude_mask
 from keras_distill.compress._keras3.pruning import is_pruned
-from keras_distill.compress._keras3.pruning import m_by_n_mask
-from keras_distill.compress._keras3.pruning import magnitude_mask
 from keras_distill.compress._keras3.pruning import prunable_weights
 from keras_distill.compress._keras3.pruning import prune
 from keras_distill.compress._keras3.pruning import pruning_callbacks
@@ -409,7 +409,7 @@ def test_magnitude_mask_constructs_mask_and_threshold_correctly():
 
 
 # --------------------------------------------------------- errors and layers
-def test_training_without_the_callback_raises_before_any_weight_changes():
+def test_training_without_the_callback_raises_before_any_weight_changes_then_trains():
     x, y = data()
     pruned = prune(mlp(), ConstantSparsity(0.5, 0, frequency=1))
     pruned.compile(optimizer="adam", loss=LOSS)
@@ -421,6 +421,18 @@ def test_training_without_the_callback_raises_before_any_weight_changes():
     assert int(pruned.optimizer.iterations) == 0
     for now, then in zip(pruned.get_weights(), before):
         np.testing.assert_array_equal(now, then)
+    # Keras built the optimizer in the stopped step: its state is unusable
+    # until the model is compiled again, which the next error says.
+    with pytest.raises(RuntimeError, match="Compile the model again"):
+        pruned.fit(x, y, epochs=1, verbose=0, callbacks=pruning_callbacks())
+    pruned.compile(optimizer="adam", loss=LOSS)
+    # A second fit continues from the optimizer's step.
+    for _ in range(2):
+        pruned.fit(
+            x, y, batch_size=32, epochs=1, verbose=0, callbacks=pruning_callbacks()
+        )
+    assert int(pruned.optimizer.iterations) == 16
+    assert sparsity_report(pruned)["d0"]["zeros"] == 96
 
 
 def test_callback_on_a_model_without_pruned_kernels_raises_value_error():
@@ -485,6 +497,24 @@ def test_prunable_weights_follows_tfmot_registry():
         "separable": ["pointwise_kernel"],
         "batch_norm": [],
     }
+
+
+class _Residual(keras.layers.Layer):
+    """A custom layer whose kernel lives in a Dense sublayer."""
+
+    def build(self, input_shape):
+        self.dense = keras.layers.Dense(input_shape[-1], name="inner")
+        self.dense.build(input_shape)
+
+    def call(self, inputs):
+        return inputs + self.dense(inputs)
+
+
+def test_prune_walks_sublayers_of_custom_layers():
+    model = _model_with(_Residual(name="residual"))
+    pruned = prune(model, ConstantSparsity(0.5, 0))
+    masked = {mask.path for _, mask in pruning.pruned_variables(pruned)}
+    assert masked == {"residual/inner/kernel", "out/kernel"}
 
 
 def test_prune_walks_nested_models():

@@ -11,36 +11,15 @@ calls `optimizer.apply_gradients`, `keras_distill.Distiller` included. The
 constraint owns its mask and threshold variables, so the layers' weights and
 a saved `.keras` file are those of a plain model (with its zeros).
 
-Step semantics are TF-MOT 0.8's (`pruning_wrapper.py`, since commit 782fd70):
-training batch k (k = 1, 2, ...) first updates the mask if
-`schedule(k)[0]`, from the weights after k - 1 optimizer updates, then masks the
-weights and runs the forward pass. Here k = `optimizer.iterations + 1`: the
-`UpdatePruningStep` callback does step k eagerly before the first batch, and
-the constraint that runs after update k - 1 does step k (so it uses
-`iterations + 2`, the optimizer counting the update after the constraints).
-The one difference: after the very last update of `fit`, the constraint also
-does the next step, which TF-MOT would do at the start of a later `fit`.
-Masks: unstructured as TF-MOT's `pruning_impl.Pruning._update_mask`; `m_by_n`
-as `pruning_utils.generate_m_by_n_mask`, computed once, before the first batch
-(TF-MOT: "Update structured sparsity masks only at step 1").
+Step semantics and masks follow TF-MOT exactly: see `magnitude_mask.py`.
 """
 
 from collections.abc import Iterable
 
-import numpy as np
-
 from keras_distill._compat import keras
 from keras_distill.compress import registry
+from keras_distill.compress._keras3.magnitude_mask import MagnitudeMask
 from keras_distill.compress._keras3.pruning_schedule import PruningSchedule
-
-ops = keras.ops
-
-MISSING_CALLBACK = (
-    "This model was pruned with keras_distill.compress.prune, but it is being "
-    "trained without the UpdatePruningStep callback, which gives its pruning "
-    "masks the training step: train a pruned model with "
-    "callbacks=keras_distill.compress.pruning_callbacks()."
-)
 
 # TF-MOT's prune_registry.PruneRegistry, for the Keras 3 layers it names. Exact
 # classes, as in TF-MOT: a subclass may use its kernel differently, so it opts
@@ -94,113 +73,6 @@ def prunable_weights(layer) -> list:
     return weights
 
 
-def magnitude_mask(weights, sparsity):
-    """TF-MOT's `_update_mask`: keep the k largest |w|, k = round(n(1 - s)).
-
-    Returns `(mask, threshold)`: `mask = |w| >= threshold`, where `threshold` is
-    the k-th largest |w| and `k = max(round(size * (1 - sparsity)), 1)` in
-    float32 (TF-MOT also ORs in the threshold's own position, which `>=`
-    already keeps). Ties at the threshold are all kept, as in TF-MOT.
-    """
-    magnitudes = ops.abs(weights)
-    size = int(np.prod(weights.shape))
-    keep = ops.cast(
-        ops.maximum(ops.round(float(size) * (1.0 - sparsity)), 1.0), "int32"
-    )
-    threshold = ops.take(ops.sort(ops.reshape(magnitudes, [-1])), size - keep)
-    return ops.cast(magnitudes >= threshold, weights.dtype), threshold
-
-
-def m_by_n_mask(weights, m_by_n):
-    """TF-MOT's `generate_m_by_n_mask`: m zeros in every n input weights.
-
-    Groups run along the input-channel axis of TFLite's layout ([out, in] for
-    Dense, [out, h, w, in] for Conv2D; `pruning_utils.weights_rearrange`); in
-    each group the n - m largest |w| are kept (`top_k`, ties to the first).
-    """
-    zeros, n = m_by_n
-    shape = tuple(weights.shape)
-    if len(shape) == 2:
-        rows = ops.transpose(weights)
-    else:
-        rows = ops.reshape(ops.transpose(weights, [3, 0, 1, 2]), [-1, shape[2]])
-    width = rows.shape[1]
-    # TF-MOT pads n - width % n zeros (a whole extra group if width % n == 0).
-    padded = ops.pad(ops.abs(rows), [[0, 0], [0, n - width % n]])
-    _, keep = ops.top_k(ops.reshape(padded, [-1, n]), k=n - zeros, sorted=False)
-    groups = ops.sum(ops.one_hot(keep, n, dtype=weights.dtype), axis=-2)
-    mask = ops.reshape(groups, padded.shape)[:, :width]
-    if len(shape) == 2:
-        return ops.transpose(mask)
-    return ops.transpose(ops.reshape(mask, (shape[3],) + shape[:3]), [1, 2, 3, 0])
-
-
-class MagnitudeMask(keras.constraints.Constraint):
-    """The pruning state of one kernel, applied after every optimizer update.
-
-    `prune` sets it as `variable.constraint`; `UpdatePruningStep` binds it to
-    the optimizer's step counter. It first applies the constraint the variable
-    already had, then updates the mask when the schedule says so and returns
-    `weights * mask`. The mask and threshold are variables of this object, not
-    of the layer, so a saved model has only the masked kernels. It is not
-    serializable on purpose: the layer's config keeps its own constraint, and a
-    reloaded model is a plain (sparse) model.
-
-    Args:
-        variable: the kernel variable to prune.
-        schedule: a `PruningSchedule`.
-        m_by_n: None, or `(m, n)` for m zeros in every n input weights.
-            Defaults to None.
-        constraint: the variable's previous constraint, or None. Defaults to
-            None.
-    """
-
-    def __init__(self, variable, schedule, m_by_n=None, constraint=None):
-        self.schedule = schedule
-        self.m_by_n = m_by_n
-        self.constraint = constraint
-        self.path = variable.path
-        dtype = variable.dtype
-        self.mask = keras.Variable(
-            np.ones(variable.shape, dtype), trainable=False, name="mask"
-        )
-        self.threshold = keras.Variable(
-            np.zeros((), dtype), trainable=False, name="threshold"
-        )
-        self.iterations = None
-        self.m_by_n_done = False
-
-    def __call__(self, weights):
-        if self.iterations is None:
-            raise RuntimeError(MISSING_CALLBACK)
-        if self.constraint is not None:
-            weights = self.constraint(weights)
-        if self.m_by_n is None:
-            self.update(weights, self.iterations + 2)
-        return weights * self.mask
-
-    def start(self, variable, iterations) -> None:
-        """Binds the step counter, then does step `iterations + 1` eagerly."""
-        self.iterations = iterations
-        if self.m_by_n is None:
-            self.update(variable, iterations + 1)
-        elif not self.m_by_n_done:
-            self.mask.assign(m_by_n_mask(variable, self.m_by_n))
-            self.m_by_n_done = True
-        variable.assign(variable * self.mask)
-
-    def update(self, weights, step) -> None:
-        """Recomputes the mask from `weights` if `schedule(step)` says so."""
-        should_prune, sparsity = self.schedule(step)
-        mask, threshold = ops.cond(
-            should_prune,
-            lambda: magnitude_mask(weights, sparsity),
-            lambda: (self.mask.value, self.threshold.value),
-        )
-        self.mask.assign(mask)
-        self.threshold.assign(threshold)
-
-
 class UpdatePruningStep(keras.callbacks.Callback):
     """Required while training a pruned model: gives the masks the step.
 
@@ -209,6 +81,11 @@ class UpdatePruningStep(keras.callbacks.Callback):
     be a `Distiller`, whose trainable variables are the student's), binds each
     to `model.optimizer.iterations`, and does the first step's mask update and
     masking eagerly, before the first forward pass, as TF-MOT does.
+
+    The step is the optimizer's, so a later `fit` continues the schedule; but
+    compiling with a new optimizer restarts it (TF-MOT 0.8 keeps a counter of
+    its own in each wrapper), and a restarted `PolynomialDecay` lets pruned
+    weights grow back until its sparsity catches up again.
 
     Raises:
         ValueError: at the start of training, if the model has no pruned
@@ -224,9 +101,20 @@ class UpdatePruningStep(keras.callbacks.Callback):
                 "keras_distill.compress.prune (or a Distiller whose student it "
                 "is), and leave its pruned layers trainable."
             )
-        iterations = self.model.optimizer.iterations
+        optimizer = self.model.optimizer
+        if optimizer.built and any(m.stopped_a_train_step for _, m in masks):
+            # Keras builds the optimizer inside the first train step; when
+            # MagnitudeMask stopped that step, the optimizer's state is unusable
+            # (TensorFlow fails later with "Incompatible shapes ... vs. [0]").
+            raise RuntimeError(
+                "The last training of this pruned model stopped because it had "
+                "no UpdatePruningStep callback, which left its optimizer "
+                "half-built. Compile the model again, then train it with "
+                "callbacks=keras_distill.compress.pruning_callbacks()."
+            )
         for variable, mask in masks:
-            mask.start(variable, iterations)
+            mask.stopped_a_train_step = False
+            mask.start(variable, optimizer.iterations)
 
 
 class PruningSummaries(keras.callbacks.Callback):
@@ -254,7 +142,7 @@ class PruningSummaries(keras.callbacks.Callback):
         step = int(self.model.optimizer.iterations)
         with self._writer.as_default():
             for _, mask in pruned_variables(self.model):
-                sparsity = 1.0 - float(ops.mean(mask.mask))
+                sparsity = 1.0 - float(keras.ops.mean(mask.mask))
                 tf.summary.scalar(f"{mask.path}/sparsity", sparsity, step=step)
                 if mask.m_by_n is None:
                     tf.summary.scalar(
@@ -408,7 +296,7 @@ def strip_pruning(model: keras.Model) -> keras.Model:
     ```
     """
     masked = {
-        id(variable): ops.convert_to_numpy(variable * mask.mask)
+        id(variable): keras.ops.convert_to_numpy(variable * mask.mask)
         for variable, mask in pruned_variables(model)
     }
     return _copy(model, [masked.get(id(w)) for w in model.weights])

@@ -14,8 +14,6 @@ them as `{"class_name": ..., "config": {...}}`.
 
 from keras_distill._compat import keras
 
-ops = keras.ops
-
 
 @keras.saving.register_keras_serializable(package="keras_distill")
 class PruningSchedule:
@@ -57,13 +55,13 @@ class PruningSchedule:
     def _should_prune_in_step(step, begin_step, end_step, frequency):
         """TF-MOT: in [begin_step, end_step] (or no end) and a multiple of
         `frequency` steps after `begin_step`."""
-        in_range = ops.logical_and(
-            ops.greater_equal(step, begin_step),
-            ops.logical_or(ops.less_equal(step, end_step), end_step < 0),
+        in_range = keras.ops.logical_and(
+            keras.ops.greater_equal(step, begin_step),
+            keras.ops.logical_or(keras.ops.less_equal(step, end_step), end_step < 0),
         )
-        # ops.mod is a floor modulo, like TF-MOT's tf.math.floormod.
-        is_turn = ops.equal(ops.mod(step - begin_step, frequency), 0)
-        return ops.logical_and(in_range, is_turn)
+        # keras.ops.mod is a floor modulo, like TF-MOT's tf.math.floormod.
+        is_turn = keras.ops.equal(keras.ops.mod(step - begin_step, frequency), 0)
+        return keras.ops.logical_and(in_range, is_turn)
 
     @staticmethod
     def _validate_step(begin_step, end_step, frequency, allow_negative_1):
@@ -123,7 +121,7 @@ class ConstantSparsity(PruningSchedule):
             self._should_prune_in_step(
                 step, self.begin_step, self.end_step, self.frequency
             ),
-            ops.convert_to_tensor(self.target_sparsity, dtype="float32"),
+            keras.ops.convert_to_tensor(self.target_sparsity, dtype="float32"),
         )
 
     def get_config(self) -> dict:
@@ -187,19 +185,23 @@ class PolynomialDecay(PruningSchedule):
     def __call__(self, step):
         # float32 throughout, in TF-MOT's order of operations, so that the
         # sparsity (and so k = round(size * (1 - sparsity))) is bit-identical.
-        p = ops.divide(
-            ops.cast(ops.convert_to_tensor(step) - self.begin_step, "float32"),
-            ops.convert_to_tensor(self.end_step - self.begin_step, "float32"),
+        p = keras.ops.divide(
+            keras.ops.cast(
+                keras.ops.convert_to_tensor(step) - self.begin_step, "float32"
+            ),
+            keras.ops.convert_to_tensor(self.end_step - self.begin_step, "float32"),
         )
-        p = ops.minimum(1.0, ops.maximum(0.0, p))
-        sparsity = ops.add(
-            ops.multiply(
-                ops.convert_to_tensor(
+        p = keras.ops.minimum(1.0, keras.ops.maximum(0.0, p))
+        sparsity = keras.ops.add(
+            keras.ops.multiply(
+                keras.ops.convert_to_tensor(
                     self.initial_sparsity - self.final_sparsity, "float32"
                 ),
-                ops.power(1.0 - p, ops.convert_to_tensor(self.power, "float32")),
+                keras.ops.power(
+                    1.0 - p, keras.ops.convert_to_tensor(self.power, "float32")
+                ),
             ),
-            ops.convert_to_tensor(self.final_sparsity, "float32"),
+            keras.ops.convert_to_tensor(self.final_sparsity, "float32"),
         )
         return (
             self._should_prune_in_step(
