@@ -184,6 +184,9 @@ class Distiller(keras.Model):
         # step refuses unlabelled data against it, not only the current alpha.
         self._alpha_ceiling = 0.0
         self.student_loss_fn = None
+        # True once compile(distillation_loss_fn=...) set the losses, which a later
+        # compile may then replace (a notebook cell run again, edited).
+        self._loss_fn_from_compile = False
         self._loss_tracker = keras.metrics.Mean(name="loss")
         self._student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self._distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
@@ -375,8 +378,10 @@ class Distiller(keras.Model):
                 Defaults to None.
             distillation_loss_fn: a loss on probabilities, e.g.
                 `keras.losses.KLDivergence()`, applied to the softened teacher and
-                student distributions and scaled by T^2 (keras.io semantics);
-                replaces the distillation losses. Defaults to None.
+                student distributions and scaled by T^2 (keras.io semantics).
+                It replaces the default loss (`KLDivergence()`) or the one an
+                earlier compile set, keeping its weight; compiling again with an
+                equal loss keeps the loss in place. Defaults to None.
             alpha: float in [0, 1]; overrides the constructor's. Defaults to None.
             temperature: float > 0; overrides the constructor's. Defaults to None.
             **kwargs: passed to `keras.Model.compile` (`jit_compile`,
@@ -385,7 +390,9 @@ class Distiller(keras.Model):
         Raises:
             ValueError, TypeError: for bad alpha/temperature, both `loss` and
                 `student_loss_fn`, a loss that is not callable, alpha > 0 without a
-                student loss, or a probability loss on a logits student.
+                student loss, a probability loss on a logits student, or a
+                `distillation_loss_fn` that would replace other losses given to
+                the constructor.
         """
         if loss is not None and student_loss_fn is not None:
             raise ValueError(
@@ -421,21 +428,40 @@ class Distiller(keras.Model):
                 "probabilities (from_logits=False). Use for example "
                 "keras.losses.SparseCategoricalCrossentropy(from_logits=True)."
             )
+        replacement = None
         if distillation_loss_fn is not None:
-            chosen = [type(loss).__name__ for loss in self.distillation_losses]
-            if chosen != ["KLDivergence"]:
-                raise ValueError(
-                    "`distillation_loss_fn` would replace the distillation losses "
-                    f"given to the Distiller ({', '.join(chosen)}). Pass the losses "
-                    "in one place: `Distiller(distillation_losses=[...])`, or "
-                    "`distillation_loss_fn` with the default losses."
-                )
-            self._set_distillation_losses(ProbabilityLoss(distillation_loss_fn), None)
+            replacement = self._keras_io_loss(distillation_loss_fn)
+        if replacement is not None:
+            # One loss replaces one loss: it keeps that loss's weight.
+            self._set_distillation_losses([replacement], self.distillation_loss_weights)
+            self._loss_fn_from_compile = True
         if temperature is not None:
             self.temperature = temperature
         self.alpha = new_alpha
         self.student_loss_fn = student_loss
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+
+    def _keras_io_loss(self, fn):
+        """The loss that `compile(distillation_loss_fn=fn)` puts in place, or None.
+
+        None when the Distiller already has that loss (a compile run again); the
+        new loss when it replaces the default KL or a loss an earlier compile set.
+        Losses chosen in the constructor are refused: they would be dropped.
+        """
+        new = ProbabilityLoss(fn)
+        current = self.distillation_losses
+        if len(current) == 1 and _same_loss(current[0], new):
+            return None
+        if self._loss_fn_from_compile or (
+            len(current) == 1 and _same_loss(current[0], KLDivergence())
+        ):
+            return new
+        raise ValueError(
+            "`distillation_loss_fn` would replace the distillation losses given "
+            f"to the Distiller ({', '.join(type(ls).__name__ for ls in current)}). "
+            "Pass the losses in one place: `Distiller(distillation_losses=[...])`, "
+            "or `distillation_loss_fn` with the default losses."
+        )
 
     @property
     def metrics(self):
@@ -766,6 +792,16 @@ def _make_names_unique(losses):
         if name != loss.name:
             _compat.rename_layer(loss, name)
         seen.add(name)
+
+
+def _same_loss(a, b) -> bool:
+    """Whether two distillation losses compute the same thing (names aside)."""
+    if type(a) is not type(b):
+        return False
+    configs = [dict(loss.get_config()) for loss in (a, b)]
+    for config in configs:
+        config.pop("name", None)
+    return configs[0] == configs[1]
 
 
 def _read(variable) -> float:
