@@ -180,8 +180,6 @@ class Distiller(keras.Model):
             temperature, trainable=False, name="temperature"
         )
         self._alpha = tf.Variable(alpha, trainable=False, name="alpha")
-        # The largest alpha a DistillationScheduler will set during this fit: the
-        # step refuses unlabelled data against it, not only the current alpha.
         self._alpha_ceiling = 0.0
         self.student_loss_fn = None
         # True once compile(distillation_loss_fn=...) set the losses, which a later
@@ -218,6 +216,26 @@ class Distiller(keras.Model):
     @alpha.setter
     def alpha(self, value):
         self._alpha.assign(check_alpha(value))
+
+    @property
+    def alpha_ceiling(self) -> float:
+        """The largest alpha the current `fit` will set; assign a float in [0, 1].
+
+        The training step refuses unlabelled data when this or the current alpha
+        is > 0: its check runs once, when the step is traced, so it must know an
+        alpha a callback raises later. `DistillationScheduler` sets it to its
+        schedule's largest alpha when training begins and back to 0.0 when it
+        ends; a callback of your own that raises alpha should do the same.
+        Defaults to 0.0.
+
+        Raises:
+            TypeError, ValueError: when assigned a value that is not in [0, 1].
+        """
+        return self._alpha_ceiling
+
+    @alpha_ceiling.setter
+    def alpha_ceiling(self, value):
+        self._alpha_ceiling = check_alpha(value, "alpha_ceiling")
 
     @property
     def distillation_loss_weights(self) -> list:
@@ -549,7 +567,7 @@ class Distiller(keras.Model):
             weights = lam * weights + (1.0 - lam) * tf.gather(weights, partner)
         alpha = tf.cast(self._alpha, tf.float32)
         if y is None:
-            largest = max(self.alpha, self._alpha_ceiling)
+            largest = max(self.alpha, self.alpha_ceiling)
             if largest > 0:
                 raise ValueError(
                     f"The data has no labels but alpha={largest} (the current or "

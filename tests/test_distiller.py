@@ -265,6 +265,17 @@ def test_unlabelled_data_with_positive_alpha_is_refused_before_training():
         np.testing.assert_array_equal(b, a)
 
 
+def test_alpha_ceiling_refuses_unlabelled_data_before_alpha_rises():
+    x, _ = blobs(32)
+    d = _distiller(alpha=0.0)
+    assert d.alpha_ceiling == 0.0
+    d.alpha_ceiling = 0.5  # alpha will rise to 0.5 later in this fit
+    with pytest.raises(ValueError, match="no labels but alpha=0.5"):
+        d.fit(tf.data.Dataset.from_tensor_slices(x).batch(16), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="`alpha_ceiling` must be"):
+        d.alpha_ceiling = 1.5
+
+
 def test_several_teachers_distil_their_weighted_mean_distribution():
     x, y = blobs(32)
     t1, t2 = mlp(hidden=(16,), name="t1"), mlp(hidden=(24,), name="t2")
