@@ -58,7 +58,9 @@ class Distiller(keras.Model):
 
     Use it like any Keras model: `compile`, `fit`, `evaluate`, `predict` (which
     returns the student's outputs); `distiller.student` is what you save, prune and
-    export. The teacher is frozen (`teacher.trainable = False`).
+    export. The teacher is frozen (`teacher.trainable = False`). The whole
+    Distiller saved with `distiller.save("d.keras")` loads with
+    `keras.models.load_model` compiled as it was, optimizer state included.
 
     It trains under `tf.distribute` strategies (each replica's loss is weighted by
     its share of the global batch, so N devices match one), with mixed precision
@@ -182,6 +184,7 @@ class Distiller(keras.Model):
         self._alpha = tf.Variable(alpha, trainable=False, name="alpha")
         self._alpha_ceiling = 0.0
         self.student_loss_fn = None
+        self._compiled_student_loss = None
         # True once compile(distillation_loss_fn=...) set the losses, which a later
         # compile may then replace (a notebook cell run again, edited).
         self._loss_fn_from_compile = False
@@ -457,7 +460,47 @@ class Distiller(keras.Model):
             self.temperature = temperature
         self.alpha = new_alpha
         self.student_loss_fn = student_loss
+        # As given, for get_compile_config: a subclass may wrap student_loss_fn.
+        self._compiled_student_loss = student_loss
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+
+    def get_compile_config(self):
+        """The arguments of the last `compile`, serialized, for saving the model.
+
+        Keras' own (optimizer, metrics, `jit_compile`, ...) plus the student loss
+        and the keras.io `distillation_loss_fn`. Temperature, alpha and the loss
+        weights are not repeated: `get_config` holds their current values.
+
+        Returns:
+            A dict, or what Keras returns for a model never compiled (None in
+            tf_keras, {} in Keras 3).
+        """
+        config = super().get_compile_config()
+        if not config:
+            return config
+        serialize = keras.saving.serialize_keras_object
+        fn = self.distillation_losses[0].fn if self._loss_fn_from_compile else None
+        return {
+            **config,
+            "loss": serialize(self._compiled_student_loss),
+            "distillation_loss_fn": None if fn is None else serialize(fn),
+        }
+
+    def compile_from_config(self, config):
+        """Compiles the model as `get_compile_config` recorded; used on loading.
+
+        Also builds the optimizer's variables, so that a loaded model gets the
+        saved optimizer state and resumes training where the saved one was.
+
+        Args:
+            config: dict, as `get_compile_config` returns.
+        """
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        # The keras.io loss came from a compile, also in the loaded model.
+        self._loss_fn_from_compile = config.get("distillation_loss_fn") is not None
+        if self.built and isinstance(self.optimizer, keras.optimizers.Optimizer):
+            self.optimizer.build(self.trainable_student_variables())
 
     def _keras_io_loss(self, fn):
         """The loss that `compile(distillation_loss_fn=fn)` puts in place, or None.
