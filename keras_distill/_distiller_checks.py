@@ -4,6 +4,8 @@ import math
 import numbers
 import warnings
 
+import tensorflow as tf
+
 from keras_distill import _compat
 from keras_distill._checks import ends_in_softmax
 from keras_distill._checks import io_shapes
@@ -194,4 +196,60 @@ def check_logit_classes(losses, teacher, student, cached_teacher) -> None:
         raise ValueError(
             f"{source} {cached} classes but the student outputs {own}: both "
             "must predict the same classes."
+        )
+
+
+def refuse_unlabelled_data(alpha, largest_alpha: float) -> None:
+    """Refuses a batch without labels when alpha weights the student loss.
+
+    Runs while the step is traced: `largest_alpha` (the current alpha or a
+    larger one a schedule will set) > 0 raises at once; the graph also asserts
+    that `alpha` is 0 at each step, for an alpha raised later by hand.
+
+    Args:
+        alpha: the Distiller's alpha variable.
+        largest_alpha: float, the largest alpha this fit will use.
+
+    Raises:
+        ValueError: if `largest_alpha` > 0 (and InvalidArgumentError from the
+            step if alpha > 0 there).
+    """
+    if largest_alpha > 0:
+        raise ValueError(
+            f"The data has no labels but alpha={largest_alpha} (the current or "
+            "a scheduled value) weights the student loss. Set alpha=0 to "
+            "distil on unlabelled data."
+        )
+    tf.debugging.assert_equal(
+        alpha,
+        0.0,
+        message="The data has no labels but alpha > 0 weights the "
+        "student loss. Set alpha=0 to distil on unlabelled data.",
+    )
+
+
+def refuse_weights_with_cache(cached_teacher: bool, fit_kwargs: dict) -> None:
+    """Refuses `sample_weight`/`class_weight` in `fit`/`evaluate` with cached logits.
+
+    Keras would append the weights to the `(x, y, teacher_logits)` batches, or
+    mistake the logits for sample weights: refuse before it does.
+
+    Args:
+        cached_teacher: bool, the Distiller's `cached_teacher`.
+        fit_kwargs: dict, the keyword arguments of `fit` or `evaluate`.
+
+    Raises:
+        ValueError: with `cached_teacher` and sample or class weights.
+    """
+    if not cached_teacher:
+        return
+    given = [
+        k for k in ("sample_weight", "class_weight") if fit_kwargs.get(k) is not None
+    ]
+    if given:
+        raise ValueError(
+            f"A Distiller with cached_teacher=True does not take {given[0]}: "
+            "its batches are (x, y, teacher_logits). Weight the examples by "
+            "repeating or subsampling them before cache_teacher_outputs, or "
+            "distil from the live teacher (cached_teacher=False)."
         )

@@ -9,6 +9,7 @@ loss each step computes) and `_distiller_config` (saving and loading).
 import tensorflow as tf
 
 from keras_distill import _compat
+from keras_distill import _loss_terms
 from keras_distill._checks import check_alpha
 from keras_distill._checks import check_augmentation
 from keras_distill._checks import check_temperature
@@ -20,17 +21,12 @@ from keras_distill._distiller_checks import check_logit_classes
 from keras_distill._distiller_checks import check_loss_weights
 from keras_distill._distiller_checks import check_models
 from keras_distill._distiller_checks import normalized_teacher_weights
+from keras_distill._distiller_checks import refuse_unlabelled_data
+from keras_distill._distiller_checks import refuse_weights_with_cache
 from keras_distill._distiller_checks import warn_if_softmax
 from keras_distill._distiller_config import compile_config
 from keras_distill._distiller_config import constructor_arguments
 from keras_distill._distiller_config import constructor_config
-from keras_distill._loss_terms import as_list
-from keras_distill._loss_terms import augment
-from keras_distill._loss_terms import distillation_terms
-from keras_distill._loss_terms import dominant_labels
-from keras_distill._loss_terms import example_weights
-from keras_distill._loss_terms import student_loss_term
-from keras_distill._loss_terms import teacher_outputs
 from keras_distill._reduction import scale_for_distribution
 from keras_distill.teacher_cache import cached_batch
 
@@ -325,59 +321,36 @@ class Distiller(keras.Model):
 
     # ------------------------------------------------------------------- steps
     def fit(self, *args, **kwargs):
-        self._refuse_weights_with_cache(kwargs)
+        refuse_weights_with_cache(self.cached_teacher, kwargs)
         return super().fit(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
-        self._refuse_weights_with_cache(kwargs)
+        refuse_weights_with_cache(self.cached_teacher, kwargs)
         return super().evaluate(*args, **kwargs)
-
-    def _refuse_weights_with_cache(self, kwargs):
-        # Keras would append the weights to the (x, y, teacher_logits) batches,
-        # or mistake the logits for sample weights: refuse before it does.
-        if not self.cached_teacher:
-            return
-        given = [
-            k for k in ("sample_weight", "class_weight") if kwargs.get(k) is not None
-        ]
-        if given:
-            raise ValueError(
-                f"A Distiller with cached_teacher=True does not take {given[0]}: "
-                "its batches are (x, y, teacher_logits). Weight the examples by "
-                "repeating or subsampling them before cache_teacher_outputs, or "
-                "distil from the live teacher (cached_teacher=False)."
-            )
 
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
 
-    def _teacher_outputs(self, x):
-        return teacher_outputs(
-            self._taps.teachers,
-            self._teacher_layers,
-            self.teacher_weights,
-            self._temperature,
-            x,
-        )
-
     def _student_outputs(self, x, training):
-        outputs = as_list(self._taps.student(x, training=training))
+        outputs = _loss_terms.as_list(self._taps.student(x, training=training))
         return dict(zip([*self._student_layers, None], outputs))
 
     def _compute_losses(self, y, teacher, student, sample_weight, mixing=None):
         """`(total, student_loss, distillation_loss, per-loss terms)` of a batch."""
         logits = student[None]
         batch = tf.shape(logits)[0]
-        weights = example_weights(sample_weight, batch, mixing)
+        weights = _loss_terms.example_weights(sample_weight, batch, mixing)
         if y is None:
-            self._refuse_unlabelled_data()
+            refuse_unlabelled_data(self._alpha, max(self.alpha, self.alpha_ceiling))
             student_loss = tf.zeros((), tf.float32)
         else:
-            student_loss = student_loss_term(
+            student_loss = _loss_terms.student_loss_term(
                 self.student_loss_fn, y, logits, weights, batch, mixing
             )
-        labels = y if mixing is None or y is None else dominant_labels(y, mixing)
-        per_loss = distillation_terms(
+        labels = (
+            y if mixing is None or y is None else _loss_terms.dominant_labels(y, mixing)
+        )
+        per_loss = _loss_terms.distillation_terms(
             self.distillation_losses,
             teacher,
             student,
@@ -393,23 +366,6 @@ class Distiller(keras.Model):
         if regularization:
             total += tf.add_n([tf.cast(r, tf.float32) for r in regularization])
         return total, student_loss, distill, per_loss
-
-    def _refuse_unlabelled_data(self):
-        largest = max(self.alpha, self.alpha_ceiling)
-        if largest > 0:
-            raise ValueError(
-                f"The data has no labels but alpha={largest} (the current or "
-                "a scheduled value) weights the student loss. Set alpha=0 to "
-                "distil on unlabelled data."
-            )
-        # alpha may rise later without a retrace (assigned by hand): refuse
-        # that step too rather than train with a student loss of 0.
-        tf.debugging.assert_equal(
-            self._alpha,
-            0.0,
-            message="The data has no labels but alpha > 0 weights the "
-            "student loss. Set alpha=0 to distil on unlabelled data.",
-        )
 
     def _loss_trackers(self):
         return [
@@ -453,19 +409,23 @@ class Distiller(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         mixing = None
         if training and self.augmentation is not None:
-            x, mixing = augment(self.augmentation, x)
-        return x, y, sample_weight, self._teacher_outputs(x), mixing
-
-    def _check_logit_classes(self, teacher, student):
-        check_logit_classes(
-            self.distillation_losses, teacher, student, self.cached_teacher
+            x, mixing = _loss_terms.augment(self.augmentation, x)
+        teacher = _loss_terms.teacher_outputs(
+            self._taps.teachers,
+            self._teacher_layers,
+            self.teacher_weights,
+            self._temperature,
+            x,
         )
+        return x, y, sample_weight, teacher, mixing
 
     def train_step(self, data):
         x, y, sample_weight, teacher, mixing = self._unpack(data, training=True)
         with tf.GradientTape() as tape:
             student = self._student_outputs(x, training=True)
-            self._check_logit_classes(teacher, student)
+            check_logit_classes(
+                self.distillation_losses, teacher, student, self.cached_teacher
+            )
             losses = self._compute_losses(y, teacher, student, sample_weight, mixing)
             scaled = scale_for_distribution(losses[0], tf.shape(student[None])[0])
             # Mixed float16: scaled up so small float16 gradients do not vanish.
@@ -477,13 +437,15 @@ class Distiller(keras.Model):
         self.optimizer.apply_gradients(zip(gradients, variables))
         if mixing is not None and y is not None:
             # Metrics of a mixed example count its dominant label.
-            y = dominant_labels(y, mixing)
+            y = _loss_terms.dominant_labels(y, mixing)
         return self._update_trackers(x, y, student[None], sample_weight, losses)
 
     def test_step(self, data):
         x, y, sample_weight, teacher, _ = self._unpack(data, training=False)
         student = self._student_outputs(x, training=False)
-        self._check_logit_classes(teacher, student)
+        check_logit_classes(
+            self.distillation_losses, teacher, student, self.cached_teacher
+        )
         losses = self._compute_losses(y, teacher, student, sample_weight)
         return self._update_trackers(x, y, student[None], sample_weight, losses)
 
