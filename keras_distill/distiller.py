@@ -1,37 +1,34 @@
-"""The Distiller: a Keras model that trains a student to imitate a frozen teacher."""
+"""The Distiller: a Keras model that trains a student to imitate a frozen teacher.
 
-import math
-import numbers
-import warnings
+Its pieces live beside it: `_distiller_checks` (the models and weights it is built
+from), `_distillation_loss_setup` (names, feature taps and shapes of its losses),
+`_compile_arguments` (what `compile` resolves), `_loss_terms` (the terms of the
+loss each step computes) and `_distiller_config` (saving and loading).
+"""
 
 import tensorflow as tf
 
 from keras_distill import _compat
+from keras_distill import _loss_terms
 from keras_distill._checks import check_alpha
 from keras_distill._checks import check_augmentation
 from keras_distill._checks import check_temperature
-from keras_distill._checks import ends_in_softmax
-from keras_distill._checks import expects_probabilities
-from keras_distill._checks import io_shapes
 from keras_distill._compat import keras
-from keras_distill._reduction import per_example_loss
-from keras_distill._reduction import per_example_weights
+from keras_distill._compile_arguments import keras_io_loss
+from keras_distill._compile_arguments import resolve_student_loss
+from keras_distill._distillation_loss_setup import set_up_losses
+from keras_distill._distiller_checks import check_logit_classes
+from keras_distill._distiller_checks import check_loss_weights
+from keras_distill._distiller_checks import check_models
+from keras_distill._distiller_checks import normalized_teacher_weights
+from keras_distill._distiller_checks import refuse_unlabelled_data
+from keras_distill._distiller_checks import refuse_weights_with_cache
+from keras_distill._distiller_checks import warn_if_softmax
+from keras_distill._distiller_config import compile_config
+from keras_distill._distiller_config import constructor_arguments
+from keras_distill._distiller_config import constructor_config
 from keras_distill._reduction import scale_for_distribution
-from keras_distill._reduction import weighted_mean
-from keras_distill._taps import Taps
-from keras_distill._taps import tap
-from keras_distill.losses.response import KLDivergence
-from keras_distill.losses.response import ProbabilityLoss
 from keras_distill.teacher_cache import cached_batch
-from keras_distill.teacher_cache import check_cached_teacher
-
-
-def _as_teacher_list(teacher):
-    if isinstance(teacher, (list, tuple)):
-        if not teacher:
-            raise ValueError("`teacher` is an empty list: pass at least one model.")
-        return list(teacher)
-    return [teacher]
 
 
 @keras.saving.register_keras_serializable(package="keras_distill")
@@ -58,7 +55,9 @@ class Distiller(keras.Model):
 
     Use it like any Keras model: `compile`, `fit`, `evaluate`, `predict` (which
     returns the student's outputs); `distiller.student` is what you save, prune and
-    export. The teacher is frozen (`teacher.trainable = False`).
+    export. The teacher is frozen (`teacher.trainable = False`). The whole
+    Distiller saved with `distiller.save("d.keras")` loads with
+    `keras.models.load_model` compiled as it was, optimizer state included.
 
     It trains under `tf.distribute` strategies (each replica's loss is weighted by
     its share of the global batch, so N devices match one), with mixed precision
@@ -137,41 +136,16 @@ class Distiller(keras.Model):
         temperature = check_temperature(temperature)
         augmentation = check_augmentation(augmentation)
         alpha = check_alpha(alpha)
-        _compat.check_model(student, "student")
-        if cached_teacher:
-            check_cached_teacher(teacher, augmentation)
-            teachers = []
-        else:
-            teachers = [
-                _compat.check_model(t, "teacher") for t in _as_teacher_list(teacher)
-            ]
-        if any(t is student for t in teachers):
-            raise ValueError(
-                "`teacher` and `student` are the same model object. Distil into a "
-                "separate, usually smaller, student model."
-            )
-        self._check_shapes(student, teachers)
-        for argname, model in [("teacher", t) for t in teachers] + [
-            ("student", student)
-        ]:
-            if ends_in_softmax(model):
-                warnings.warn(
-                    f"The {argname} {model.name!r} ends in a softmax. keras_distill "
-                    "expects logits: softening probabilities by a temperature makes "
-                    "them nearly uniform and the distillation loss nearly useless. "
-                    "Build the model without the final softmax (and use losses "
-                    "with from_logits=True).",
-                    UserWarning,
-                    stacklevel=2,
-                )
+        teachers = check_models(student, teacher, cached_teacher, augmentation)
+        warn_if_softmax(student, teachers, stacklevel=2)
         super().__init__(**kwargs)
         self.student = student
         self.teachers = teachers
         self.cached_teacher = bool(cached_teacher)
         for t in teachers:
             t.trainable = False
-        self.teacher_weights = (
-            self._check_teacher_weights(teacher_weights) if teachers else []
+        self.teacher_weights = normalized_teacher_weights(
+            teacher_weights, len(teachers)
         )
         self.augmentation = augmentation
         # Plain tf.Variables, read inside the compiled step: callbacks and schedules
@@ -180,10 +154,12 @@ class Distiller(keras.Model):
             temperature, trainable=False, name="temperature"
         )
         self._alpha = tf.Variable(alpha, trainable=False, name="alpha")
-        # The largest alpha a DistillationScheduler will set during this fit: the
-        # step refuses unlabelled data against it, not only the current alpha.
         self._alpha_ceiling = 0.0
         self.student_loss_fn = None
+        self._compiled_student_loss = None
+        # True once compile(distillation_loss_fn=...) set the losses, which a later
+        # compile may then replace (a notebook cell run again, edited).
+        self._loss_fn_from_compile = False
         self._loss_tracker = keras.metrics.Mean(name="loss")
         self._student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self._distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
@@ -217,6 +193,26 @@ class Distiller(keras.Model):
         self._alpha.assign(check_alpha(value))
 
     @property
+    def alpha_ceiling(self) -> float:
+        """The largest alpha the current `fit` will set; assign a float in [0, 1].
+
+        The training step refuses unlabelled data when this or the current alpha
+        is > 0: its check runs once, when the step is traced, so it must know an
+        alpha a callback raises later. `DistillationScheduler` sets it to its
+        schedule's largest alpha when training begins and back to 0.0 when it
+        ends; a callback of your own that raises alpha should do the same.
+        Defaults to 0.0.
+
+        Raises:
+            TypeError, ValueError: when assigned a value that is not in [0, 1].
+        """
+        return self._alpha_ceiling
+
+    @alpha_ceiling.setter
+    def alpha_ceiling(self, value):
+        self._alpha_ceiling = check_alpha(value, "alpha_ceiling")
+
+    @property
     def distillation_loss_weights(self) -> list:
         """The current weight of each distillation loss."""
         with tf.init_scope():
@@ -224,131 +220,26 @@ class Distiller(keras.Model):
 
     @distillation_loss_weights.setter
     def distillation_loss_weights(self, values):
-        self._loss_weights.assign(self._check_loss_weights(values))
-
-    def _check_shapes(self, student, teachers):
-        student_in = io_shapes(student, "inputs")
-        student_out = io_shapes(student, "outputs")
-        for teacher in teachers:
-            teacher_in = io_shapes(teacher, "inputs")
-            if (
-                student_in
-                and teacher_in
-                and [s[1:] for s in student_in] != [s[1:] for s in teacher_in]
-            ):
-                raise ValueError(
-                    "Teacher and student input shapes differ. Teacher: "
-                    f"{teacher_in}, Student: {student_in}. Both must read the same "
-                    "inputs; put any resizing inside the models."
-                )
-            teacher_out = io_shapes(teacher, "outputs")
-            if len(teachers) > 1 and teacher_out != io_shapes(teachers[0], "outputs"):
-                raise ValueError(
-                    "The teachers' output shapes differ: "
-                    f"{[io_shapes(t, 'outputs') for t in teachers]}. Several "
-                    "teachers must predict the same classes."
-                )
-            if (
-                student_out
-                and teacher_out
-                and (len(student_out) != 1 or len(teacher_out) != 1)
-            ):
-                raise ValueError(
-                    "The Distiller needs models with one output (the logits). "
-                    f"Teacher outputs: {teacher_out}, Student outputs: {student_out}."
-                )
-
-    def _check_teacher_weights(self, weights):
-        if weights is None:
-            return [1.0 / len(self.teachers)] * len(self.teachers)
-        weights = [float(w) for w in weights]
-        if len(weights) != len(self.teachers) or min(weights) < 0 or sum(weights) <= 0:
-            raise ValueError(
-                f"`teacher_weights` must hold one number >= 0 per teacher "
-                f"({len(self.teachers)}), not all zero; got {weights}."
-            )
-        total = sum(weights)
-        return [w / total for w in weights]
-
-    def _check_loss_weights(self, weights):
-        n = len(self.distillation_losses)
-        if weights is None:
-            return [1.0] * n
-        if isinstance(weights, numbers.Real):
-            weights = [weights]
-        weights = [float(w) for w in weights]
-        if len(weights) != n or not all(math.isfinite(w) and w >= 0 for w in weights):
-            raise ValueError(
-                f"`distillation_loss_weights` must hold one finite number >= 0 per "
-                f"distillation loss ({n}: "
-                f"{[loss.name for loss in self.distillation_losses]}); got {weights}."
-            )
-        return weights
+        self._loss_weights.assign(check_loss_weights(values, self.distillation_losses))
 
     def _set_distillation_losses(self, losses, weights):
-        from keras_distill.losses import registry
-
-        if losses is None:
-            losses = [KLDivergence()]
-        elif not isinstance(losses, (list, tuple)):
-            losses = [losses]
-        losses = [registry.get(loss) for loss in losses]
-        if not losses:
-            raise ValueError(
-                "`distillation_losses` is empty: pass at least one loss, or use "
-                "alpha=1 to train on labels only."
-            )
-        _make_names_unique(losses)
-        self.distillation_losses = losses
-        weights = self._check_loss_weights(weights)
-        self._loss_weights = tf.Variable(weights, trainable=False, dtype=tf.float32)
-        teacher_layers = [ls.teacher_layer for ls in losses if ls.teacher_layer]
-        student_layers = [ls.student_layer for ls in losses if ls.student_layer]
-        if teacher_layers and self.cached_teacher:
-            raise ValueError(
-                "cached_teacher=True stores only the teacher's logits, but the "
-                f"distillation losses read the teacher layers {teacher_layers}. Use "
-                "losses on the logits (e.g. 'kl'), or a live teacher for feature "
-                "losses."
-            )
-        if teacher_layers and len(self.teachers) > 1:
-            raise ValueError(
-                "Feature losses read intermediate teacher layers, which is defined "
-                "for one teacher; got "
-                f"{len(self.teachers)} teachers. Use one teacher for feature losses."
-            )
-        self._teacher_layers = list(dict.fromkeys(teacher_layers))
-        self._student_layers = list(dict.fromkeys(student_layers))
+        setup = set_up_losses(
+            losses, weights, self.teachers, self.student, self.cached_teacher
+        )
+        self.distillation_losses = setup.losses
+        self._loss_weights = tf.Variable(
+            setup.weights, trainable=False, dtype=tf.float32
+        )
+        self._teacher_layers = setup.teacher_layers
+        self._student_layers = setup.student_layers
         # Kept out of Keras' attribute tracking: the taps share the models' layers,
         # which the Distiller already tracks through `student` and `teachers`.
-        self._taps = Taps(
-            teachers=[tap(t, self._teacher_layers, "teacher") for t in self.teachers],
-            student=tap(self.student, self._student_layers, "student"),
-        )
-        student_shapes = self._feature_shapes(self._taps.student, self._student_layers)
-        # Cached logits have the student's shape: the step checks that they do.
-        teacher_shapes = (
-            self._feature_shapes(self._taps.teachers[0], self._teacher_layers)
-            if self._taps.teachers
-            else {None: student_shapes.get(None)}
-        )
-        for loss in losses:
-            t_shape = teacher_shapes.get(loss.teacher_layer)
-            s_shape = student_shapes.get(loss.student_layer)
-            if t_shape is not None and s_shape is not None:
-                loss.setup(t_shape, s_shape)
+        self._taps = setup.taps
         self._per_loss_trackers = (
-            [keras.metrics.Mean(name=f"{loss.name}_loss") for loss in losses]
-            if len(losses) > 1
+            [keras.metrics.Mean(name=f"{loss.name}_loss") for loss in setup.losses]
+            if len(setup.losses) > 1
             else []
         )
-
-    @staticmethod
-    def _feature_shapes(model, layer_names):
-        shapes = io_shapes(model, "outputs")
-        if shapes is None:
-            return {}
-        return dict(zip([*layer_names, None], shapes))
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -375,8 +266,10 @@ class Distiller(keras.Model):
                 Defaults to None.
             distillation_loss_fn: a loss on probabilities, e.g.
                 `keras.losses.KLDivergence()`, applied to the softened teacher and
-                student distributions and scaled by T^2 (keras.io semantics);
-                replaces the distillation losses. Defaults to None.
+                student distributions and scaled by T^2 (keras.io semantics).
+                It replaces the default loss (`KLDivergence()`) or the one an
+                earlier compile set, keeping its weight; compiling again with an
+                equal loss keeps the loss in place. Defaults to None.
             alpha: float in [0, 1]; overrides the constructor's. Defaults to None.
             temperature: float > 0; overrides the constructor's. Defaults to None.
             **kwargs: passed to `keras.Model.compile` (`jit_compile`,
@@ -385,56 +278,39 @@ class Distiller(keras.Model):
         Raises:
             ValueError, TypeError: for bad alpha/temperature, both `loss` and
                 `student_loss_fn`, a loss that is not callable, alpha > 0 without a
-                student loss, or a probability loss on a logits student.
+                student loss, a probability loss on a logits student, or a
+                `distillation_loss_fn` that would replace other losses given to
+                the constructor.
         """
+        # Validate everything before changing anything: a refused compile leaves
+        # the Distiller as it was.
         if loss is not None and student_loss_fn is not None:
             raise ValueError(
                 "Pass the student loss once: as `loss` or as `student_loss_fn`."
             )
-        student_loss = loss if loss is not None else student_loss_fn
-        # Validate everything before changing anything: a refused compile leaves
-        # the Distiller as it was.
         new_alpha = self.alpha if alpha is None else check_alpha(alpha)
         if temperature is not None:
             temperature = check_temperature(temperature)
-        if isinstance(student_loss, (str, dict)):
-            student_loss = keras.losses.get(student_loss)
-        if student_loss is not None and not callable(student_loss):
-            raise TypeError(
-                "The student loss must be a Keras loss or a callable "
-                f"loss(y_true, y_pred); got {type(student_loss).__name__}."
-            )
-        if student_loss is None and new_alpha > 0:
-            raise ValueError(
-                f"alpha={new_alpha} weights a student loss, but none was given. Pass "
-                "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) "
-                "(or another loss on the student's logits), or set alpha=0 to "
-                "distil from the teacher alone."
-            )
-        if (
-            student_loss is not None
-            and not ends_in_softmax(self.student)
-            and expects_probabilities(student_loss)
-        ):
-            raise ValueError(
-                "The student outputs logits, but the student loss expects "
-                "probabilities (from_logits=False). Use for example "
-                "keras.losses.SparseCategoricalCrossentropy(from_logits=True)."
-            )
+        student_loss = resolve_student_loss(
+            loss, student_loss_fn, new_alpha, self.student
+        )
+        replacement = None
         if distillation_loss_fn is not None:
-            chosen = [type(loss).__name__ for loss in self.distillation_losses]
-            if chosen != ["KLDivergence"]:
-                raise ValueError(
-                    "`distillation_loss_fn` would replace the distillation losses "
-                    f"given to the Distiller ({', '.join(chosen)}). Pass the losses "
-                    "in one place: `Distiller(distillation_losses=[...])`, or "
-                    "`distillation_loss_fn` with the default losses."
-                )
-            self._set_distillation_losses(ProbabilityLoss(distillation_loss_fn), None)
+            replacement = keras_io_loss(
+                distillation_loss_fn,
+                self.distillation_losses,
+                self._loss_fn_from_compile,
+            )
+        if replacement is not None:
+            # One loss replaces one loss: it keeps that loss's weight.
+            self._set_distillation_losses([replacement], self.distillation_loss_weights)
+            self._loss_fn_from_compile = True
         if temperature is not None:
             self.temperature = temperature
         self.alpha = new_alpha
         self.student_loss_fn = student_loss
+        # As given, for get_compile_config: a subclass may wrap student_loss_fn.
+        self._compiled_student_loss = student_loss
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
 
     @property
@@ -445,151 +321,51 @@ class Distiller(keras.Model):
 
     # ------------------------------------------------------------------- steps
     def fit(self, *args, **kwargs):
-        self._refuse_weights_with_cache(kwargs)
+        refuse_weights_with_cache(self.cached_teacher, kwargs)
         return super().fit(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
-        self._refuse_weights_with_cache(kwargs)
+        refuse_weights_with_cache(self.cached_teacher, kwargs)
         return super().evaluate(*args, **kwargs)
-
-    def _refuse_weights_with_cache(self, kwargs):
-        # Keras would append the weights to the (x, y, teacher_logits) batches,
-        # or mistake the logits for sample weights: refuse before it does.
-        if not self.cached_teacher:
-            return
-        given = [
-            k for k in ("sample_weight", "class_weight") if kwargs.get(k) is not None
-        ]
-        if given:
-            raise ValueError(
-                f"A Distiller with cached_teacher=True does not take {given[0]}: "
-                "its batches are (x, y, teacher_logits). Weight the examples by "
-                "repeating or subsampling them before cache_teacher_outputs, or "
-                "distil from the live teacher (cached_teacher=False)."
-            )
 
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
 
-    def _teacher_outputs(self, x):
-        """Teacher features by layer name, and the (combined) logits under None.
-
-        With several teachers, None holds logits whose softened distribution is
-        the teachers' weighted mean, and `_MEAN_LOGITS` their weighted mean logits
-        (for losses with `combines == "logits"`).
-        """
-        outputs = [_as_list(tap(x, training=False)) for tap in self._taps.teachers]
-        features = dict(zip([*self._teacher_layers, None], outputs[0]))
-        if len(outputs) > 1:
-            logits = [out[-1] for out in outputs]
-            features[None] = self._combine_teachers(logits)
-            features[_MEAN_LOGITS] = tf.add_n(
-                [
-                    w * tf.cast(t, tf.float32)
-                    for t, w in zip(logits, self.teacher_weights)
-                    if w > 0
-                ]
-            )
-        return {k: tf.stop_gradient(v) for k, v in features.items()}
-
-    def _combine_teachers(self, logits):
-        """Logits whose softened distribution is the teachers' weighted mean.
-
-        T * log(sum_i w_i softmax(t_i / T)), so softmax(result / T) is exactly the
-        weighted mean of the teachers' softened distributions.
-        """
-        temperature = tf.cast(self._temperature, tf.float32)
-        log_probs = tf.stack(
-            [
-                tf.nn.log_softmax(tf.cast(t, tf.float32) / temperature) + math.log(w)
-                for t, w in zip(logits, self.teacher_weights)
-                if w > 0
-            ]
-        )
-        return temperature * tf.reduce_logsumexp(log_probs, axis=0)
-
     def _student_outputs(self, x, training):
-        outputs = _as_list(self._taps.student(x, training=training))
+        outputs = _loss_terms.as_list(self._taps.student(x, training=training))
         return dict(zip([*self._student_layers, None], outputs))
 
     def _compute_losses(self, y, teacher, student, sample_weight, mixing=None):
+        """`(total, student_loss, distillation_loss, per-loss terms)` of a batch."""
         logits = student[None]
         batch = tf.shape(logits)[0]
-        weights = per_example_weights(sample_weight, batch)
-        if mixing is not None and weights is not None:
-            # A mixed example is lam parts itself and 1 - lam parts its partner,
-            # so it carries that blend of their sample/class weights.
-            partner, lam = mixing
-            weights = lam * weights + (1.0 - lam) * tf.gather(weights, partner)
-        alpha = tf.cast(self._alpha, tf.float32)
+        weights = _loss_terms.example_weights(sample_weight, batch, mixing)
         if y is None:
-            largest = max(self.alpha, self._alpha_ceiling)
-            if largest > 0:
-                raise ValueError(
-                    f"The data has no labels but alpha={largest} (the current or "
-                    "a scheduled value) weights the student loss. Set alpha=0 to "
-                    "distil on unlabelled data."
-                )
-            # alpha may rise later without a retrace (assigned by hand): refuse
-            # that step too rather than train with a student loss of 0.
-            tf.debugging.assert_equal(
-                self._alpha,
-                0.0,
-                message="The data has no labels but alpha > 0 weights the "
-                "student loss. Set alpha=0 to distil on unlabelled data.",
-            )
+            refuse_unlabelled_data(self._alpha, max(self.alpha, self.alpha_ceiling))
             student_loss = tf.zeros((), tf.float32)
-        elif self.student_loss_fn is None:
-            student_loss = tf.zeros((), tf.float32)
-        elif mixing is not None:
-            partner, lam = mixing
-            own = per_example_loss(self.student_loss_fn, y, logits, batch)
-            other = per_example_loss(
-                self.student_loss_fn, tf.gather(y, partner), logits, batch
-            )
-            student_loss = weighted_mean(
-                lam * own + (1.0 - lam) * other, weights, batch
-            )
         else:
-            student_loss = weighted_mean(
-                per_example_loss(self.student_loss_fn, y, logits, batch),
-                weights,
-                batch,
+            student_loss = _loss_terms.student_loss_term(
+                self.student_loss_fn, y, logits, weights, batch, mixing
             )
-        labels = y
-        if mixing is not None and y is not None:
-            labels = _dominant_labels(y, mixing)
-        per_loss = []
-        for loss in self.distillation_losses:
-            extra = {"labels": labels} if loss.uses_labels else {}
-            values = loss(
-                _teacher_input(loss, teacher),
-                student[loss.student_layer],
-                temperature=self._temperature,
-                **extra,
-            )
-            per_loss.append(weighted_mean(values, weights, batch))
+        labels = (
+            y if mixing is None or y is None else _loss_terms.dominant_labels(y, mixing)
+        )
+        per_loss = _loss_terms.distillation_terms(
+            self.distillation_losses,
+            teacher,
+            student,
+            labels,
+            self._temperature,
+            weights,
+            batch,
+        )
         distill = tf.reduce_sum(tf.stack(per_loss) * self._loss_weights)
+        alpha = tf.cast(self._alpha, tf.float32)
         total = alpha * student_loss + (1.0 - alpha) * distill
         regularization = self.student.losses
         if regularization:
             total += tf.add_n([tf.cast(r, tf.float32) for r in regularization])
         return total, student_loss, distill, per_loss
-
-    def _augment(self, x):
-        """The augmented batch and, for Mixup, its `(partner, lam)`."""
-        from keras_distill.augmentation import Mixup
-
-        mixing = None
-        for augmentation in _as_list(self.augmentation):
-            if isinstance(augmentation, Mixup):
-                x, partner, lam = augmentation.mix(x)
-                mixing = (partner, lam)
-            elif isinstance(augmentation, keras.layers.Layer):
-                x = augmentation(x, training=True)
-            else:
-                x = augmentation(x)
-        return x, mixing
 
     def _loss_trackers(self):
         return [
@@ -633,38 +409,23 @@ class Distiller(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         mixing = None
         if training and self.augmentation is not None:
-            x, mixing = self._augment(x)
-        return x, y, sample_weight, self._teacher_outputs(x), mixing
-
-    def _check_logit_classes(self, teacher, student):
-        """Refuses, while the first step is traced, logits of different widths.
-
-        Models without an `Input` have no shapes at construction; this is where
-        their class counts are first known, before any weight changes.
-        """
-        reads_both_logits = any(
-            loss.teacher_layer is None and loss.student_layer is None
-            for loss in self.distillation_losses
+            x, mixing = _loss_terms.augment(self.augmentation, x)
+        teacher = _loss_terms.teacher_outputs(
+            self._taps.teachers,
+            self._teacher_layers,
+            self.teacher_weights,
+            self._temperature,
+            x,
         )
-        if not reads_both_logits:  # e.g. LwF: the teacher meets the old head only
-            return
-        cached, own = teacher[None].shape[-1], student[None].shape[-1]
-        if cached is not None and own is not None and cached != own:
-            source = (
-                "The cached teacher logits have"
-                if self.cached_teacher
-                else "The teacher outputs"
-            )
-            raise ValueError(
-                f"{source} {cached} classes but the student outputs {own}: both "
-                "must predict the same classes."
-            )
+        return x, y, sample_weight, teacher, mixing
 
     def train_step(self, data):
         x, y, sample_weight, teacher, mixing = self._unpack(data, training=True)
         with tf.GradientTape() as tape:
             student = self._student_outputs(x, training=True)
-            self._check_logit_classes(teacher, student)
+            check_logit_classes(
+                self.distillation_losses, teacher, student, self.cached_teacher
+            )
             losses = self._compute_losses(y, teacher, student, sample_weight, mixing)
             scaled = scale_for_distribution(losses[0], tf.shape(student[None])[0])
             # Mixed float16: scaled up so small float16 gradients do not vanish.
@@ -676,103 +437,62 @@ class Distiller(keras.Model):
         self.optimizer.apply_gradients(zip(gradients, variables))
         if mixing is not None and y is not None:
             # Metrics of a mixed example count its dominant label.
-            y = _dominant_labels(y, mixing)
+            y = _loss_terms.dominant_labels(y, mixing)
         return self._update_trackers(x, y, student[None], sample_weight, losses)
 
     def test_step(self, data):
         x, y, sample_weight, teacher, _ = self._unpack(data, training=False)
         student = self._student_outputs(x, training=False)
-        self._check_logit_classes(teacher, student)
+        check_logit_classes(
+            self.distillation_losses, teacher, student, self.cached_teacher
+        )
         losses = self._compute_losses(y, teacher, student, sample_weight)
         return self._update_trackers(x, y, student[None], sample_weight, losses)
 
     # ----------------------------------------------------------- serialization
     def get_config(self):
-        serialize = keras.saving.serialize_keras_object
-        teachers = [serialize(t) for t in self.teachers]
         config = super().get_config()
-        config.update(
-            {
-                "student": serialize(self.student),
-                "teacher": teachers[0] if len(teachers) == 1 else teachers or None,
-                "temperature": self.temperature,
-                "alpha": self.alpha,
-                "distillation_losses": [
-                    serialize(ls) for ls in self.distillation_losses
-                ],
-                "distillation_loss_weights": self.distillation_loss_weights,
-                "teacher_weights": self.teacher_weights,
-                "cached_teacher": self.cached_teacher,
-                "augmentation": None
-                if self.augmentation is None
-                else serialize(self.augmentation),
-            }
-        )
+        config.update(constructor_config(self))
         return config
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        deserialize = keras.saving.deserialize_keras_object
-        config["student"] = deserialize(config["student"])
-        teacher = config.get("teacher")
-        if isinstance(teacher, list):
-            config["teacher"] = [deserialize(t) for t in teacher]
-        elif teacher is not None:
-            config["teacher"] = deserialize(teacher)
-        config["distillation_losses"] = [
-            deserialize(ls) for ls in config["distillation_losses"]
-        ]
-        if config.get("augmentation") is not None:
-            config["augmentation"] = deserialize(config["augmentation"])
-        return cls(**config)
+        return cls(**constructor_arguments(config))
 
+    def get_compile_config(self):
+        """The arguments of the last `compile`, serialized, for saving the model.
 
-# Key of the teachers' weighted mean logits in the teacher outputs (several
-# teachers only); an object, so that no layer name can collide with it.
-_MEAN_LOGITS = object()
+        Keras' own (optimizer, metrics, `jit_compile`, ...) plus the student loss
+        and the keras.io `distillation_loss_fn`. Temperature, alpha and the loss
+        weights are not repeated: `get_config` holds their current values.
 
+        Returns:
+            A dict, or what Keras returns for a model never compiled (None in
+            tf_keras, {} in Keras 3).
+        """
+        fn = self.distillation_losses[0].fn if self._loss_fn_from_compile else None
+        return compile_config(
+            super().get_compile_config(), self._compiled_student_loss, fn
+        )
 
-def _teacher_input(loss, teacher):
-    """The teacher output `loss` reads, combined over teachers as it declares."""
-    if loss.teacher_layer is None and loss.combines == "logits":
-        return teacher.get(_MEAN_LOGITS, teacher[None])
-    return teacher[loss.teacher_layer]
+    def compile_from_config(self, config):
+        """Compiles the model as `get_compile_config` recorded; used on loading.
 
+        Also builds the optimizer's variables, so that a loaded model gets the
+        saved optimizer state and resumes training where the saved one was.
 
-def _dominant_labels(y, mixing):
-    """Each mixed example's dominant label: its own for lam >= 0.5, else its
-    partner's."""
-    partner, lam = mixing
-    return tf.where(
-        tf.reshape(lam >= 0.5, [-1] + [1] * (len(y.shape) - 1)),
-        y,
-        tf.gather(y, partner),
-    )
-
-
-def _make_names_unique(losses):
-    """Renames repeated loss names in place: "kl", "kl" -> "kl", "kl_2".
-
-    The names key the per-loss logs (`kl_loss`) and the DistillationScheduler's
-    dict of weights, so they must be unique within a Distiller.
-    """
-    seen = set()
-    for loss in losses:
-        name, count = loss.name, 1
-        while name in seen:
-            count += 1
-            name = f"{loss.name}_{count}"
-        if name != loss.name:
-            _compat.rename_layer(loss, name)
-        seen.add(name)
+        Args:
+            config: dict, as `get_compile_config` returns.
+        """
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        # The keras.io loss came from a compile, also in the loaded model.
+        self._loss_fn_from_compile = config.get("distillation_loss_fn") is not None
+        if self.built and isinstance(self.optimizer, keras.optimizers.Optimizer):
+            self.optimizer.build(self.trainable_student_variables())
 
 
 def _read(variable) -> float:
     """A scalar variable's value, also while a tf.function is being traced."""
     with tf.init_scope():
         return float(variable.numpy())
-
-
-def _as_list(outputs):
-    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]

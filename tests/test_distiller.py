@@ -158,6 +158,41 @@ def test_keras_io_compile_arguments_run_unchanged():
     d.fit(x, y, epochs=1, verbose=0)
 
 
+def _keras_io_compile(d, fn=None):
+    d.compile(
+        optimizer=keras.optimizers.Adam(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy()],
+        student_loss_fn=sparse_ce(),
+        distillation_loss_fn=fn or keras.losses.KLDivergence(),
+        alpha=0.1,
+        temperature=10,
+    )
+
+
+def test_keras_io_compile_runs_again_unchanged_as_a_notebook_rerun_does():
+    x, y = blobs(32)
+    d = keras_distill.Distiller(student=mlp(hidden=(8,)), teacher=mlp(hidden=(32,)))
+    _keras_io_compile(d)
+    first = d.evaluate(x, y, return_dict=True, verbose=0)
+    losses = list(d.distillation_losses)
+    _keras_io_compile(d)
+    assert d.distillation_losses == losses  # the same loss objects, kept
+    assert d.evaluate(x, y, return_dict=True, verbose=0) == first
+
+
+def test_keras_io_compile_with_another_function_replaces_the_one_compile_set():
+    x, y = blobs(32)
+    d = keras_distill.Distiller(student=mlp(hidden=(8,)), teacher=mlp(hidden=(32,)))
+    _keras_io_compile(d)
+    _keras_io_compile(d, fn=keras.losses.MeanSquaredError())
+    [loss] = d.distillation_losses
+    assert isinstance(loss.fn, keras.losses.MeanSquaredError)
+    logs = d.evaluate(x, y, batch_size=32, return_dict=True, verbose=0)
+    t, s = d.teacher.predict(x, verbose=0), d.student.predict(x, verbose=0)
+    want = ((softmax(s / 10) - softmax(t / 10)) ** 2).mean(-1) * 100
+    np.testing.assert_allclose(logs["distillation_loss"], want.mean(), rtol=1e-4)
+
+
 def test_one_hot_labels_and_tf_data_input():
     x, y = blobs(64)
     onehot = np.eye(4, dtype="float32")[y]
@@ -228,6 +263,17 @@ def test_unlabelled_data_with_positive_alpha_is_refused_before_training():
         d.fit(tf.data.Dataset.from_tensor_slices(x).batch(16), epochs=1, verbose=0)
     for b, a in zip(before, _weights(d.student)):
         np.testing.assert_array_equal(b, a)
+
+
+def test_alpha_ceiling_refuses_unlabelled_data_before_alpha_rises():
+    x, _ = blobs(32)
+    d = _distiller(alpha=0.0)
+    assert d.alpha_ceiling == 0.0
+    d.alpha_ceiling = 0.5  # alpha will rise to 0.5 later in this fit
+    with pytest.raises(ValueError, match="no labels but alpha=0.5"):
+        d.fit(tf.data.Dataset.from_tensor_slices(x).batch(16), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="`alpha_ceiling` must be"):
+        d.alpha_ceiling = 1.5
 
 
 def test_several_teachers_distil_their_weighted_mean_distribution():

@@ -114,6 +114,21 @@ def test_keras_io_loss_does_not_silently_replace_constructor_losses():
     ]
 
 
+def test_keras_io_loss_equal_to_the_constructor_loss_is_accepted():
+    student, teacher = _pair()
+    given = keras_distill.losses.ProbabilityLoss(keras.losses.KLDivergence())
+    d = keras_distill.Distiller(
+        student=student, teacher=teacher, distillation_losses=[given]
+    )
+    d.compile(loss=sparse_ce(), distillation_loss_fn=keras.losses.KLDivergence())
+    assert d.distillation_losses == [given]
+    with pytest.raises(ValueError, match="would replace the distillation losses"):
+        d.compile(
+            loss=sparse_ce(), distillation_loss_fn=keras.losses.MeanSquaredError()
+        )
+    assert d.distillation_losses == [given]
+
+
 def test_setting_a_bad_temperature_later_is_refused():
     student, teacher = _pair()
     d = keras_distill.Distiller(student=student, teacher=teacher)

@@ -170,7 +170,7 @@ class DistillationScheduler(keras.callbacks.Callback):
             )
         # The Distiller refuses unlabelled data when any scheduled alpha is > 0
         # (its check runs once, when the step is traced, with this ceiling).
-        self.model._alpha_ceiling = largest_alpha
+        self.model.alpha_ceiling = largest_alpha
 
     def _largest_alpha(self, epochs):
         if self.alpha is None:
@@ -180,7 +180,7 @@ class DistillationScheduler(keras.callbacks.Callback):
         return max(float(self.alpha(epoch)) for epoch in range(epochs))
 
     def on_train_end(self, logs=None):
-        self.model._alpha_ceiling = 0.0
+        self.model.alpha_ceiling = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         distiller = self.model

@@ -218,6 +218,19 @@ def test_scheduled_alpha_on_unlabelled_data_is_refused_before_training():
         np.testing.assert_array_equal(b, a)
 
 
+def test_scheduler_sets_the_alpha_ceiling_for_its_fit_and_resets_it_after():
+    x, y = blobs(32)
+    d = _frozen_distiller(alpha=0.0)
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: seen.append(d.alpha_ceiling)
+    )
+    scheduler = DistillationScheduler(alpha=Linear(0.25, 0.75, epochs=2))
+    d.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[scheduler, record])
+    assert seen == [pytest.approx(0.75)] * 3
+    assert d.alpha_ceiling == 0.0
+
+
 def test_alpha_raised_by_hand_after_an_unlabelled_fit_fails_the_step():
     x, _ = blobs(32)
     d = keras_distill.Distiller(
