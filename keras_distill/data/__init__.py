@@ -3,6 +3,7 @@
 from keras_distill.data.cache import cache_dir
 from keras_distill.data.data_bundle import DataBundle
 from keras_distill.data.digits import load_digits
+from keras_distill.data.digits_image_folder import make_digits_image_folder
 from keras_distill.data.image_folder import load_image_folder
 from keras_distill.data.input_normalization import InputNormalization
 from keras_distill.data.mnist1d import load_mnist1d
@@ -26,6 +27,7 @@ __all__ = [
     "load_image_folder",
     "load_mnist1d",
     "load_tfds",
+    "make_digits_image_folder",
     "mnist1d_arrays",
     "register_dataset",
 ]
