@@ -8,6 +8,7 @@ from keras_distill.data.image_folder import load_image_folder
 from keras_distill.data.input_normalization import InputNormalization
 from keras_distill.data.mnist1d import load_mnist1d
 from keras_distill.data.mnist1d import mnist1d_arrays
+from keras_distill.data.pipeline import pipeline_throughput
 from keras_distill.data.registry import DEFAULT_DATASET
 from keras_distill.data.registry import dataset_choices
 from keras_distill.data.registry import load_dataset
@@ -29,5 +30,6 @@ __all__ = [
     "load_tfds",
     "make_digits_image_folder",
     "mnist1d_arrays",
+    "pipeline_throughput",
     "register_dataset",
 ]
