@@ -71,29 +71,32 @@ def pipeline_throughput(
     dataset: tf.data.Dataset,
     *,
     batches: int | None = None,
-    warmup_batches: int = 1,
+    warmup_batches: int = 0,
 ) -> float:
     """Examples per second an input pipeline delivers on its own, with no model.
 
     Use it beside a training step's speed to tell whether training waits for
     data: if the pipeline alone is not several times faster than training,
     decoding or reading is the bottleneck (cache, smaller images, more
-    `num_parallel_calls`). It iterates `dataset`, drops the first
-    `warmup_batches` (filling prefetch buffers, starting threads), then times
-    the next `batches` and counts their examples (the leading dimension of each
-    element's first tensor, so the last, smaller batch counts right).
+    `num_parallel_calls`). It iterates `dataset`, skips `warmup_batches`, then
+    times the next `batches` and counts their examples (the leading dimension
+    of each element's first tensor, so the last, smaller batch counts right).
 
-    A cached pipeline decodes during its first pass and reads the cache after:
-    measure twice to see both (the first call fills the cache only if it reads
-    the whole dataset, i.e. `batches=None`).
+    The defaults time one whole pass, as an epoch of training sees it. Keep
+    them for shuffled pipelines: a shuffle buffer as large as the dataset (as
+    in `DataBundle.train`) reads every example before it yields the first
+    batch, so skipping even one warm-up batch would leave the reading and
+    decoding out of the measurement. A cached pipeline decodes during its
+    first pass and reads the cache after: call it twice to see both.
 
     Args:
         dataset: tf.data.Dataset of batches, e.g. `(x, y)` with `x` of shape
             `(batch, ...)`, such as `DataBundle.train`.
         batches: int >= 1, the batches to time after the warm-up. Defaults to
             None (to the end of the dataset; it must be finite).
-        warmup_batches: int >= 0, batches read before the clock starts.
-            Defaults to 1.
+        warmup_batches: int >= 0, batches read before the clock starts (for
+            unshuffled pipelines whose first batch pays one-off start-up
+            costs). Defaults to 0.
 
     Returns:
         float, examples (images) per second over the timed batches.
@@ -108,7 +111,8 @@ def pipeline_throughput(
 
     ```python
     data = load_dataset("digits", batch_size=64)
-    images_per_second = pipeline_throughput(data.train, batches=20)
+    first = pipeline_throughput(data.train)  # fills the cache (image folders)
+    cached = pipeline_throughput(data.train)
     ```
     """
     if not isinstance(dataset, tf.data.Dataset):

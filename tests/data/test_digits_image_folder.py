@@ -62,3 +62,13 @@ def test_make_digits_image_folder_rejects_bad_arguments(tmp_path, kwargs, error,
     with pytest.raises(error, match=match):
         make_digits_image_folder(tmp_path / "x", **kwargs)
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("side", [5, 8, 13, 32])
+def test_digit_upscaling_matches_tf_image_resize_bilinear(side):
+    from keras_distill.data.digits_image_folder import _bilinear_matrix
+
+    digit = np.random.default_rng(side).uniform(0, 16, (8, 8))
+    matrix = _bilinear_matrix(side, 8)
+    expected = tf.image.resize(digit[..., None], (side, side)).numpy()[..., 0]
+    np.testing.assert_allclose(matrix @ digit @ matrix.T, expected, atol=1e-4)

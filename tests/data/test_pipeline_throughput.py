@@ -69,3 +69,11 @@ def test_pipeline_throughput_refuses_to_read_an_infinite_dataset_to_the_end():
         pipeline_throughput(dataset.batch(2))
     with pytest.raises(TypeError, match="tf.data.Dataset"):
         pipeline_throughput([np.zeros((2, 3))])
+
+
+def test_pipeline_throughput_default_counts_the_reading_behind_a_full_shuffle():
+    # A shuffle buffer holding the whole dataset reads every example before
+    # the first batch: the default (no warm-up) must include that time.
+    n = 12
+    dataset = _slow_examples(n, 1).unbatch().shuffle(n, seed=0).batch(4)
+    assert pipeline_throughput(dataset) <= 1 / DELAY * 1.05
