@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -61,6 +62,20 @@ def _to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
         alpha = tf.cond(tf.equal(n % 2, 0), lambda: image[..., -1:], lambda: opaque)
         converted = tf.concat([rgb(), alpha], axis=-1)
     return tf.ensure_shape(converted, [None, None, channels])
+
+
+def _stacklevel_outside_this_package() -> int:
+    """The `warnings.warn` stacklevel of the first caller outside keras_distill.data.
+
+    So a warning points at the user's `load_dataset(...)` line, whichever
+    entry point they came through.
+    """
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+        "keras_distill.data"
+    ):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 def _decoder(directory: Path, image_size: tuple[int, int], channels: int):
@@ -193,7 +208,7 @@ def load_image_folder(
         warnings.warn(
             f"Skipped {listing.skipped_summary()} in {str(directory)!r}: not "
             "readable images. Remove or fix them to silence this warning.",
-            stacklevel=2,
+            stacklevel=_stacklevel_outside_this_package(),
         )
     channels = _CHANNELS[color_mode]
     decode = _decoder(directory, image_size, channels)

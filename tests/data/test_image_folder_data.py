@@ -235,8 +235,11 @@ def test_load_image_folder_skips_unreadable_files_with_one_warning(folder):
     (folder / "cat" / "fake.jpg").write_text("I am text, not a JPEG")
     (folder / "dog" / "notes.txt").write_text("shot in 2024")
     (folder / "dog" / "empty.png").write_bytes(b"")
-    with pytest.warns(UserWarning, match=r"Skipped 3 file\(s\).*cat/fake\.jpg"):
+    with pytest.warns(
+        UserWarning, match=r"Skipped 3 file\(s\).*cat/fake\.jpg"
+    ) as record:
         data = load_image_folder(folder, image_size=4)
+    assert record[0].filename == __file__  # points at the caller's line
     assert data.num_examples == {"train": 24, "test": 6}
     assert "Skipped 3 file(s)" in data.description
     assert "dog/notes.txt: not an image file" in data.description
