@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_distill.data import pipeline
 from keras_distill.data import pipeline_throughput
 
 DELAY = 0.01  # seconds per example
@@ -24,28 +25,54 @@ def _slow_examples(n, batch_size):
     return dataset.map(lambda x: (x, tf.constant(0))).batch(batch_size)
 
 
-def test_pipeline_throughput_counts_examples_not_batches():
-    # At most 1 / DELAY = 100 examples/s; 25 per second would mean batches
-    # (of 4) were counted instead of examples.
-    rate = pipeline_throughput(_slow_examples(18, 4), warmup_batches=1)
-    assert 50 < rate <= 1 / DELAY * 1.05
+class _OneSecondClock:
+    """perf_counter() that moves 1 s per call: the rate is the examples timed."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        self.now += 1.0
+        return self.now
 
 
-def test_pipeline_throughput_counts_a_short_last_batch_right():
-    # 5 examples after the warm-up: one batch of 4, then one of 1.
-    start = time.perf_counter()
-    rate = pipeline_throughput(_slow_examples(9, 4), warmup_batches=1)
-    assert rate <= 5 / (5 * DELAY) * 1.05
-    assert time.perf_counter() - start >= 9 * DELAY
+@pytest.fixture
+def one_second(monkeypatch):
+    monkeypatch.setattr(pipeline, "time", _OneSecondClock())
 
 
-def test_pipeline_throughput_stops_after_batches():
-    dataset = tf.data.Dataset.from_tensor_slices(np.zeros((100, 3))).batch(10)
-    start = time.perf_counter()
-    rate = pipeline_throughput(_slow_examples(1000, 2), batches=2)
-    assert time.perf_counter() - start < 1000 * DELAY / 4
-    assert rate > 0
-    assert pipeline_throughput(dataset.repeat(), batches=3) > 0
+def _batches(n, batch_size):
+    return tf.data.Dataset.from_tensor_slices(
+        (np.zeros((n, 3), np.float32), np.zeros((n,), np.int32))
+    ).batch(batch_size)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "examples"),
+    [
+        ({}, 10),  # batches of 4, 4 and 2: examples, not batches (3) or 12
+        ({"warmup_batches": 1}, 6),
+        ({"warmup_batches": 2}, 2),
+        ({"batches": 1}, 4),
+        ({"batches": 2, "warmup_batches": 1}, 6),
+        ({"batches": 50}, 10),  # the dataset ends first
+    ],
+)
+def test_pipeline_throughput_counts_the_examples_of_the_timed_batches(
+    one_second, kwargs, examples
+):
+    assert pipeline_throughput(_batches(10, 4), **kwargs) == examples
+
+
+def test_pipeline_throughput_reads_a_repeating_dataset_for_batches(one_second):
+    # Batches of 2, 2, 1, 2, 2, 1, 2.
+    assert pipeline_throughput(_batches(5, 2).repeat(), batches=7) == 12
+
+
+def test_pipeline_throughput_measures_real_time():
+    # At most 1 / DELAY examples/s: each example takes DELAY seconds to make.
+    rate = pipeline_throughput(_slow_examples(8, 4))
+    assert 0 < rate <= 1 / DELAY * 1.05
 
 
 @pytest.mark.parametrize(
