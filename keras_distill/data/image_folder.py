@@ -196,7 +196,10 @@ def load_image_folder(
             f"training images, got {test_fraction} + {validation_fraction}."
         )
     check_pipeline_options(shuffle_buffer, cache)
-    directory = Path(directory).expanduser().absolute()
+    name = str(Path(directory).expanduser())
+    # Files are read lazily, while iterating: an absolute path survives a
+    # change of working directory in between.
+    directory = Path(name).absolute()
     listing = list_image_files(directory)
     splits = split_files(
         listing,
@@ -245,7 +248,7 @@ def load_image_folder(
     )
     height, width = image_size
     return DataBundle(
-        name=str(directory),
+        name=name,
         train=pipeline("train"),
         test=pipeline("test"),
         validation=pipeline("validation") if "validation" in raw else None,

@@ -69,3 +69,11 @@ def test_demo_data_stage_passes_image_size_to_the_loader(folder, tmp_path):
     )
     data = run.load(make_plan(config))
     assert data.input_shape == (10, 10, 3)
+
+
+def test_demo_load_data_resizes_tfds_images_to_image_size():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=8):
+        data = load_data("tfds:mnist", batch_size=4, image_size=14)
+    assert data.input_shape == (14, 14, 1)

@@ -257,6 +257,7 @@ def test_load_image_folder_drops_a_truncated_image_instead_of_crashing(folder):
 
 def test_load_image_folder_description_states_size_and_channels(folder):
     data = load_image_folder(folder, image_size=(6, 8), color_mode="grayscale")
+    assert data.name == str(folder)
     assert "resized to 6x8 (bilinear)" in data.description
     assert "grayscale" in data.description and "24 train / 6 test" in data.description
     default = load_image_folder(folder)
@@ -286,3 +287,13 @@ def test_load_image_folder_class_too_small_to_split_is_named(folder):
         (folder / "dog" / f"{index}.png").unlink()
     with pytest.raises(ValueError, match="Class 'dog' has 1 image"):
         load_image_folder(folder, test_fraction=0.5, validation_fraction=0.4)
+
+
+def test_load_image_folder_relative_path_survives_a_change_of_directory(
+    folder, monkeypatch
+):
+    monkeypatch.chdir(folder.parent)
+    data = load_image_folder("animals", image_size=4)
+    assert data.name == "animals"
+    monkeypatch.chdir(folder)  # files are read only now, while iterating
+    assert len(_examples(data.train)) == 24
