@@ -3,10 +3,12 @@
 from keras_distill.data.cache import cache_dir
 from keras_distill.data.data_bundle import DataBundle
 from keras_distill.data.digits import load_digits
+from keras_distill.data.digits_image_folder import make_digits_image_folder
 from keras_distill.data.image_folder import load_image_folder
 from keras_distill.data.input_normalization import InputNormalization
 from keras_distill.data.mnist1d import load_mnist1d
 from keras_distill.data.mnist1d import mnist1d_arrays
+from keras_distill.data.pipeline import pipeline_throughput
 from keras_distill.data.registry import DEFAULT_DATASET
 from keras_distill.data.registry import dataset_choices
 from keras_distill.data.registry import load_dataset
@@ -26,6 +28,8 @@ __all__ = [
     "load_image_folder",
     "load_mnist1d",
     "load_tfds",
+    "make_digits_image_folder",
     "mnist1d_arrays",
+    "pipeline_throughput",
     "register_dataset",
 ]

@@ -20,6 +20,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 QUANTIZATIONS = ("int8", "float16", "dynamic")
+# Smaller images leave a CNN nothing to see after a couple of strided layers.
+MIN_IMAGE_SIZE = 8
 DEFAULT_OUTPUT_DIR = "demo_output"
 
 
@@ -58,6 +60,13 @@ class DemoConfig:
         "TFDS data folder for 'tfds:<name>' datasets. Default: TFDS's "
         "(TFDS_DATA_DIR, or ~/tensorflow_datasets).",
         metavar="DIR",
+    )
+    image_size: int | None = _option(
+        None,
+        f"Resize images to NxN (N >= {MIN_IMAGE_SIZE}): image folders and "
+        "'tfds:<name>' datasets. Default: 64x64 for image folders, the stored "
+        "size for TFDS.",
+        metavar="N",
     )
     output_dir: str = _option(
         DEFAULT_OUTPUT_DIR,
@@ -170,6 +179,7 @@ def check_config(config: DemoConfig) -> None:
         ("compress_epochs", 1),
         ("batch_size", 1),
         ("seed", 0),
+        ("image_size", MIN_IMAGE_SIZE),
     ):
         value = getattr(config, name)
         if value is None and name not in ("batch_size", "seed"):

@@ -29,6 +29,7 @@ def load_data(
     batch_size: int = 128,
     seed: int = 0,
     data_dir: str | None = None,
+    image_size: int | None = None,
 ):
     """Loads a dataset for the demo with `keras_distill.data.load_dataset`.
 
@@ -39,6 +40,8 @@ def load_data(
         seed: int, the shuffling seed. Defaults to 0.
         data_dir: str, the TFDS data folder for `"tfds:<name>"`. Defaults to
             None (TFDS's default).
+        image_size: int, resize images to this square size (image folders and
+            TFDS). Defaults to None (the loader's default: 64x64 for folders).
 
     Returns:
         A `keras_distill.data.DataBundle`.
@@ -58,6 +61,8 @@ def load_data(
     options = {}
     if data_dir is not None and dataset.startswith("tfds:"):
         options["data_dir"] = data_dir
+    if image_size is not None:
+        options["image_size"] = image_size
     try:
         return load_dataset(dataset, batch_size=batch_size, seed=seed, **options)
     except (ValueError, TypeError, FileNotFoundError) as err:

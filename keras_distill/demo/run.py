@@ -75,6 +75,7 @@ def load(plan: Plan):
         batch_size=config.batch_size,
         seed=config.seed,
         data_dir=config.data_dir,
+        image_size=config.image_size,
     )
     return dataset.smoke_subset(data) if plan.fast else data
 
