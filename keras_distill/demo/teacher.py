@@ -59,7 +59,10 @@ def teacher_cache_path(cache_dir, data, teacher, epochs: int) -> pathlib.Path:
         `<cache_dir>/teacher_<data>_<flavour>_<epochs>ep_<n>ex_<hash>.keras`,
         `n` the training examples (fewer in a `--fast` run).
     """
-    key = architecture_key(teacher)
+    # The description says how the data was made and split: a teacher trained
+    # on another split may have seen today's test examples.
+    split = hashlib.sha1(data.description.encode()).hexdigest()[:6]
+    key = f"{architecture_key(teacher)}{split}"
     examples = data.num_examples.get("train")
     run = f"{epochs}ep_{examples}ex"
     name = f"teacher_{_slug(data.name)}_{_compat.FLAVOUR}_{run}_{key}.keras"
