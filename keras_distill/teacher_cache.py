@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_distill import _compat
-from keras_distill._checks import check_int
+from keras_distill._numbers import check_int
 
 _FORMAT = 1
 
