@@ -6,8 +6,8 @@ import re
 
 import tensorflow as tf
 
+from keras_distill import _atomic
 from keras_distill import _compat
-from keras_distill.export import _atomic
 from keras_distill.export.tflite import DEFAULT_DIR
 
 
