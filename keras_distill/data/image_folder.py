@@ -124,6 +124,7 @@ def load_image_folder(
     Example:
 
     ```python
+    # doctest: +SKIP (needs a folder of images)
     data = load_image_folder("flowers/", image_size=(32, 32), batch_size=16)
     data.class_names  # ('daisy', 'rose', ...)
     ```

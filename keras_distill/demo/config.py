@@ -43,7 +43,10 @@ class DemoConfig:
     Example:
     ```python
     config = DemoConfig(dataset="digits", fast=True, output_dir="runs/digits")
-    config = load_config("demo.toml")  # the same fields, from a TOML file
+
+    with open("demo.toml", "w") as f:  # the same fields, in a TOML file
+        f.write('dataset = "digits"\\nfast = true\\noutput_dir = "runs/digits"\\n')
+    assert load_config("demo.toml") == config
     ```
     """
 

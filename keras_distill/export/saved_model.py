@@ -44,7 +44,9 @@ def export_saved_model(model, path: "str | os.PathLike | None" = None) -> pathli
 
     Example:
 
-    >>> folder = export_saved_model(student)  # doctest: +SKIP
+    >>> folder = export_saved_model(student, "saved_models/student")
+    >>> folder.name
+    'student'
     >>> serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
     """
     _compat.check_model(model, "model")

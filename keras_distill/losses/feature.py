@@ -79,7 +79,7 @@ class Hint(DistillationLoss):
 
     Example:
     ```python
-    hint = keras_distill.losses.Hint(teacher_layer="conv2", student_layer="conv1")
+    hint = keras_distill.losses.Hint(teacher_layer="block2", student_layer="block1")
     distiller = keras_distill.Distiller(
         student=student, teacher=teacher, distillation_losses=["kl", hint],
         distillation_loss_weights=[1.0, 0.5])
