@@ -31,28 +31,50 @@ distilling int8 file's gzip size <= 0.15x the float32 file's gzip size, its
 accuracy within 1.5 points of the unpruned distilled (Keras float) student and
 better than the same pruning fine-tuned on labels alone.
 
-TF-MOT needs tf_keras, so this script sets TF_USE_LEGACY_KERAS=1 before
-TensorFlow is imported. Run from the repository root (PYTHONPATH=. is not
-needed once keras_distill is installed, e.g. `pip install -e .`):
+`--engine` picks the compression engine, and with it the Keras: `native`
+(Keras 3, keras_distill's own pruning and QAT) or `tfmot` (tf_keras, TF-MOT);
+the script sets TF_USE_LEGACY_KERAS before TensorFlow is imported. Every run
+also measures what the engines are compared on: PQAT stopped after 100 steps
+(how quickly the activation ranges fit the data), and the median step time of
+a pruned and of a QAT Distiller. `--json FILE` appends each seed's rows to a
+JSON-lines log; `--compare NATIVE.jsonl TFMOT.jsonl` prints the engines side
+by side with the issue's targets. Run from the repository root (PYTHONPATH=. is
+not needed once keras_distill is installed, e.g. `pip install -e .`):
 
     PYTHONPATH=. python3 benchmarks/compression.py   # both datasets, 3 seeds
     PYTHONPATH=. python3 benchmarks/compression.py --datasets digits --seeds 0
     PYTHONPATH=. python3 benchmarks/compression.py --student mlp --datasets mnist1d
+    PYTHONPATH=. python3 benchmarks/compression.py --engine tfmot --json t.jsonl
 
 On 2 shared CPU cores, the CNN runs took about 9-14 minutes (MNIST-1D) and 2-6
 (digits), the MLP runs about 5 (MNIST-1D) and 3 (digits).
 """
 
 import os
+import sys
 
-# TF-MOT works only with tf_keras: the switch must be set before TF is imported.
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
+ENGINES = {"native": "0", "tfmot": "1"}
+
+
+def _engine_from_argv(argv) -> str:
+    """`--engine` read before TensorFlow is imported (it picks the Keras)."""
+    for i, arg in enumerate(argv):
+        if arg == "--engine" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--engine="):
+            return arg.split("=", 1)[1]
+    return "native"
+
+
+# The engine picks the Keras: the switch must be set before TF is imported.
+os.environ["TF_USE_LEGACY_KERAS"] = ENGINES.get(_engine_from_argv(sys.argv), "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
-import sys  # noqa: E402
+import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -67,6 +89,7 @@ from keras_distill.compress import prune  # noqa: E402
 from keras_distill.compress import pruning_callbacks  # noqa: E402
 from keras_distill.compress import pruning_end_step  # noqa: E402
 from keras_distill.compress import quantize  # noqa: E402
+from keras_distill.compress import registry  # noqa: E402
 from keras_distill.compress import sparsity_report  # noqa: E402
 from keras_distill.compress import strip_pruning  # noqa: E402
 from keras_distill.data import load_dataset  # noqa: E402
@@ -82,6 +105,8 @@ PRUNED_KD = "80% pruned while distilling"
 PRUNED_LABELS = "distilled, then 80% pruned on labels"
 TFMOT_PIPELINE = "80% pruned on labels (labels-trained start)"
 PQAT = "80% pruned while distilling + PQAT"
+PQAT_100 = "80% pruned while distilling + PQAT, 100 steps"
+QAT_CHECK_STEPS = 100
 
 
 def teacher_model(data):
@@ -150,6 +175,44 @@ def mlp_student(data):
     return keras.Model(x, keras.layers.Dense(10, name="logits")(h), name="student")
 
 
+def mobilenet_student(data):
+    """A MobileNetV2-style CNN: Conv+BN+ReLU6 stem, two inverted residual blocks
+    (1x1 expand, 3x3 depthwise, 1x1 project, Add), global pooling, Dense.
+
+    On MNIST-1D the signal is a (40, 1, 1) image and kernels are (3, 1), so
+    both engines see the same Conv2D and DepthwiseConv2D layers as on images.
+    """
+    x = keras.Input(data.input_shape)
+    h = data.preprocessing_layer(name="normalize")(x)
+    if data.name == "mnist1d":
+        h = keras.layers.Reshape((40, 1, 1))(h)
+        k = (3, 1)
+    else:
+        k = (3, 3)
+
+    def conv_bn(h, filters, kernel, name, relu=True, strides=1):
+        h = keras.layers.Conv2D(
+            filters, kernel, strides, "same", use_bias=False, name=name
+        )(h)
+        h = keras.layers.BatchNormalization(name=f"{name}_bn")(h)
+        return keras.layers.ReLU(6.0, name=f"{name}_relu")(h) if relu else h
+
+    h = conv_bn(h, 32, k, "stem")
+    for i in range(2):
+        block = f"block{i + 1}"
+        e = conv_bn(h, 96, 1, f"{block}_expand")
+        e = keras.layers.DepthwiseConv2D(
+            k, padding="same", use_bias=False, name=f"{block}_dw"
+        )(e)
+        e = keras.layers.BatchNormalization(name=f"{block}_dw_bn")(e)
+        e = keras.layers.ReLU(6.0, name=f"{block}_dw_relu")(e)
+        e = conv_bn(e, 32, 1, f"{block}_project", relu=False)
+        h = keras.layers.Add(name=f"{block}_add")([h, e])
+    h = conv_bn(h, 128, 1, "head")
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    return keras.Model(x, keras.layers.Dense(10, name="logits")(h), name="student")
+
+
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """A student and how it is distilled and trained.
@@ -178,6 +241,8 @@ RECIPES = {
     "cnn": Recipe(cnn_student, 4.0, 0.1, None, 64, 3e-3, 40),
     # The methods benchmark's best method (docs/choosing_a_method.md).
     "mlp": Recipe(mlp_student, 2.0, 0.0, 1.0, 128, 1e-2, 200),
+    # What Android apps ship; Hinton's KD as for the CNN.
+    "mobilenet": Recipe(mobilenet_student, 4.0, 0.1, None, 64, 3e-3, 40),
 }
 
 
@@ -199,6 +264,40 @@ def distil(student, teacher, data, recipe, epochs, lr, callbacks=None):
         callbacks=callbacks,
     )
     return distiller.student
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Wall time of every training step (batch), for the median step time."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+    def median_ms(self) -> float:
+        # The first steps trace and compile the train function.
+        steady = self.seconds[10:] or self.seconds
+        return 1000 * statistics.median(steady)
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Stops training after `steps` batches."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+
+    def on_train_begin(self, logs=None):
+        self.done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.done += 1
+        if self.done >= self.steps:
+            self.model.stop_training = True
 
 
 def cosine(lr, epochs, data, batch):
@@ -234,9 +333,7 @@ def export(model, data, out, tag, quantization):
         quantization,
         # A QAT model carries its learned ranges; the others are calibrated.
         representative_data=(
-            data.x_train
-            if quantization == "int8" and not tag.endswith("pqat")
-            else None
+            data.x_train if quantization == "int8" and "pqat" not in tag else None
         ),
         x_eval=data.x_test,
         y_eval=data.y_test,
@@ -270,6 +367,7 @@ def run_seed(
     def pruned(start):
         return prune(start, target_sparsity=SPARSITY, end_step=end, frequency=FREQUENCY)
 
+    prune_timer = StepTimer()
     prune_kd = strip_pruning(
         distil(
             pruned(dense_kd),
@@ -278,7 +376,7 @@ def run_seed(
             recipe,
             prune_epochs,
             prune_lr,
-            pruning_callbacks(),
+            [*pruning_callbacks(), prune_timer],
         )
     )
     prune_lab = strip_pruning(
@@ -296,17 +394,27 @@ def run_seed(
             pruning_callbacks(),
         )
     )
-    # TF-MOT cannot quantize the normalization layer: quantize all the others
-    # (quantize_annotate_layer + quantize_apply); it stays float.
-    layers = [layer.name for layer in prune_kd.layers[1:] if layer.name != "normalize"]
+    # The input normalization stays float (both engines), the rest is int8.
+    qat_timer = StepTimer()
     pqat = distil(
-        quantize(prune_kd, layers=layers, preserve="sparsity"),
+        quantize(prune_kd, preserve="sparsity"),
         teacher,
         data,
         recipe,
         pqat_epochs,
         1e-4,
+        [qat_timer],
     )
+    pqat_100 = distil(
+        quantize(prune_kd, preserve="sparsity"),
+        teacher,
+        data,
+        recipe,
+        math.ceil(QAT_CHECK_STEPS / steps),
+        1e-4,
+        [StopAfter(QAT_CHECK_STEPS)],
+    )
+    step_ms = {"prune": prune_timer.median_ms(), "qat": qat_timer.median_ms()}
 
     rows = {}
     for label, tag, model, quantizations in [
@@ -316,6 +424,7 @@ def run_seed(
         (PRUNED_LABELS, "kd_prune_labels", prune_lab, ["float32", "int8"]),
         (PRUNED_KD, "kd_prune_kd", prune_kd, ["float32", "int8"]),
         (PQAT, "kd_prune_kd_pqat", pqat, ["int8"]),
+        (PQAT_100, "kd_prune_kd_pqat100", pqat_100, ["int8"]),
     ]:
         sparsity = overall_sparsity(model)
         for quantization in quantizations:
@@ -328,10 +437,10 @@ def run_seed(
                 report.gzip_bytes,
                 sparsity,
             )
-    return rows, init.count_params()
+    return rows, init.count_params(), step_ms
 
 
-def print_table(name, results, params, teacher_params, teacher_acc, seconds):
+def print_table(name, results, params, teacher_params, teacher_acc, seconds, step_ms):
     seeds = len(results)
     float_row = (DENSE_KD, "float32")
     float_bytes = np.mean([r[float_row][2] for r in results])
@@ -395,7 +504,74 @@ def print_table(name, results, params, teacher_params, teacher_acc, seconds):
             f"- its accuracy vs {other[0]} (int8): {diff.mean():+.2f} ± "
             f"{diff.std():.2f} points (target > 0): {verdict(diff.mean() > 0.005)}"
         )
+    diff = acc((PQAT_100, "int8")) - acc((PQAT, "int8"))
+    print(
+        f"- PQAT after {QAT_CHECK_STEPS} steps vs after all its epochs (int8): "
+        f"{diff.mean():+.2f} ± {diff.std():.2f} points (target within 1): "
+        f"{verdict(diff.mean() >= -1.0)}"
+    )
+    for stage in ("prune", "qat"):
+        ms = [seed[stage] for seed in step_ms]
+        print(f"- median step time, {stage} Distiller: {np.mean(ms):.2f} ms")
     sys.stdout.flush()
+
+
+def _row_key(key) -> str:
+    return f"{key[0]} | {key[1]}"
+
+
+def compare(native_path, tfmot_path):
+    """The engines side by side (means over seeds), with the issue's targets."""
+    runs = {}
+    for path in (native_path, tfmot_path):
+        with open(path) as file:
+            for line in file:
+                run = json.loads(line)
+                key = (run["engine"], run["dataset"], run["student"])
+                runs.setdefault(key, []).append(run)
+    cases = sorted({(d, s) for _, d, s in runs})
+    print("| data | student | row | native % | tfmot % | native - tfmot |")
+    print("|---|---|---|---|---|---|")
+    verdicts = []
+    for dataset, student in cases:
+        native = runs.get(("native", dataset, student))
+        tfmot = runs.get(("tfmot", dataset, student))
+        if not native or not tfmot:
+            continue
+
+        def mean(engine_runs, row, field=0):
+            return float(np.mean([r["rows"][row][field] for r in engine_runs]))
+
+        for row in (_row_key((PQAT, "int8")), _row_key((PQAT_100, "int8"))):
+            a, b = 100 * mean(native, row), 100 * mean(tfmot, row)
+            print(
+                f"| {dataset} | {student} | {row} | {a:.1f} | {b:.1f} | {a - b:+.1f} |"
+            )
+        row = _row_key((PQAT, "int8"))
+        a, b = 100 * mean(native, row), 100 * mean(tfmot, row)
+        verdicts.append(
+            (f"{dataset}/{student}: 80 % + int8, native >= tfmot - 0.3", a >= b - 0.3)
+        )
+        size = mean(native, row, 2) / mean(tfmot, row, 2)
+        verdicts.append(
+            (
+                f"{dataset}/{student}: int8 file native/tfmot {size:.3f}",
+                abs(size - 1) <= 0.05,
+            )
+        )
+        for stage in ("prune", "qat"):
+            ratio = np.mean([r["step_ms"][stage] for r in native]) / np.mean(
+                [r["step_ms"][stage] for r in tfmot]
+            )
+            verdicts.append(
+                (
+                    f"{dataset}/{student}: {stage} step time native/tfmot {ratio:.2f}",
+                    ratio <= 1.2,
+                )
+            )
+    print()
+    for text, ok in verdicts:
+        print(f"- {text}: {'met' if ok else 'MISSED'}")
 
 
 def main(argv=None):
@@ -423,14 +599,37 @@ def main(argv=None):
         "from [-6, 6]: QAT needs about 1000 steps before they fit the data",
     )
     parser.add_argument("--out", default=None, help="folder; a temp dir if unset")
+    parser.add_argument(
+        "--engine",
+        choices=sorted(ENGINES),
+        default="native",
+        help="native: Keras 3 with keras_distill's engine; tfmot: tf_keras with "
+        "TF-MOT (read before TensorFlow is imported)",
+    )
+    parser.add_argument("--json", default=None, help="append each seed's rows here")
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("NATIVE_JSONL", "TFMOT_JSONL"),
+        help="print the two engines' logs side by side and exit",
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        compare(*args.compare)
+        return
+    if registry.engine_name() != args.engine:
+        parser.error(
+            f"--engine {args.engine} was given after TensorFlow was imported on "
+            f"the other Keras; run the script directly"
+        )
     if args.prune_epochs <= args.recovery_epochs:
         parser.error("--prune-epochs must be > --recovery-epochs")
     recipe = RECIPES[args.student]
     epochs = args.epochs or recipe.epochs
     out = args.out or tempfile.mkdtemp(prefix="keras_distill_compression_")
     print(
-        f"TF {tf.__version__}, tf_keras {keras.__version__}; seeds {args.seeds}; "
+        f"TF {tf.__version__}, {args.engine} engine on Keras {keras.__version__}; "
+        f"seeds {args.seeds}; "
         f"teacher {args.teacher_epochs} epochs; {args.student} student, "
         f"{epochs} dense epochs (Adam, cosine from {recipe.learning_rate:g}), "
         f"{args.prune_epochs} pruning epochs "
@@ -456,8 +655,9 @@ def main(argv=None):
             )
         )
         results = []
+        step_ms = []
         for seed in args.seeds:
-            rows, params = run_seed(
+            rows, params, seed_ms = run_seed(
                 data,
                 teacher,
                 recipe,
@@ -469,6 +669,18 @@ def main(argv=None):
                 out,
             )
             results.append(rows)
+            step_ms.append(seed_ms)
+            if args.json:
+                record = {
+                    "engine": args.engine,
+                    "dataset": name,
+                    "student": args.student,
+                    "seed": seed,
+                    "rows": {_row_key(k): list(v) for k, v in rows.items()},
+                    "step_ms": seed_ms,
+                }
+                with open(args.json, "a") as file:
+                    file.write(json.dumps(record) + "\n")
             kd = rows[(DENSE_KD, "float32")][0]
             ours = rows[(PRUNED_KD, "int8")][0]
             labels = rows[(PRUNED_LABELS, "int8")][0]
@@ -486,6 +698,7 @@ def main(argv=None):
             teacher.count_params(),
             teacher_acc,
             time.time() - start,
+            step_ms,
         )
     print(f"\nfiles and JSON reports in {out}")
 

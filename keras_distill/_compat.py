@@ -3,8 +3,10 @@
 keras_distill follows TensorFlow's own switch: when `TF_USE_LEGACY_KERAS=1` is set
 before import, `tf.keras` is tf_keras (Keras 2) and so is keras_distill; otherwise
 both are Keras 3. TF-MOT (pruning, QAT, clustering) only works with tf_keras, so it
-is imported inside the compression functions only, never when keras_distill is
-imported: importing TF-MOT sets `TF_USE_LEGACY_KERAS=1` as a side effect.
+is imported inside the tf_keras compression engine only (compress/_tfmot.py and
+clustering), never when keras_distill is imported: importing TF-MOT sets
+`TF_USE_LEGACY_KERAS=1` as a side effect. On Keras 3, pruning and QAT use our
+own engine (compress/_keras3/).
 
 This is the only module that imports `keras`, `tf_keras` or TF-MOT.
 """
@@ -102,12 +104,12 @@ def import_tfmot():
     """
     if not LEGACY_KERAS:
         raise RuntimeError(
-            "Pruning, quantization-aware training and clustering use the TensorFlow "
-            "Model Optimization Toolkit, which only works with tf_keras (Keras 2), "
-            "but keras_distill is running on Keras 3. Distillation, post-training "
-            "quantization and export work on Keras 3; for TF-MOT, restart Python "
-            "with TF_USE_LEGACY_KERAS=1 set before anything imports TensorFlow and "
-            "build your models with `tf.keras` (or `import tf_keras`)."
+            "Clustering uses the TensorFlow Model Optimization Toolkit, which only "
+            "works with tf_keras (Keras 2), but keras_distill is running on Keras "
+            "3. Pruning and quantization-aware training work on Keras 3 (our own "
+            "engine); for clustering, restart Python with TF_USE_LEGACY_KERAS=1 "
+            "set before anything imports TensorFlow and build your models with "
+            "`tf.keras` (or `import tf_keras`)."
         )
     import tensorflow_model_optimization as tfmot
 

@@ -5,22 +5,19 @@ label-only baseline student, distilled student, a student pruned and quantized
 while distilling, float32 and int8 `.tflite` files verified in LiteRT, a table,
 `report.json` and plots. See docs/cli.md.
 
-Pruning and quantization-aware training use TF-MOT, which needs tf_keras. This
-command owns its Python process, so when those stages are asked for it runs on
-tf_keras: it sets `TF_USE_LEGACY_KERAS=1` before TensorFlow is imported, or, when
-TensorFlow was already imported on Keras 3 (as `import keras_distill` does),
-restarts itself once with the variable set. A `TF_USE_LEGACY_KERAS` you set
-yourself is respected. Called in-process on Keras 3 (`main([...])` from a
-notebook), it skips pruning and QAT and quantizes after training, saying so.
+It runs on the Keras that `tf.keras` is: Keras 3 by default, with our own
+pruning and quantization-aware training engine; tf_keras with TF-MOT when you
+set `TF_USE_LEGACY_KERAS=1` before starting it. It never switches or restarts
+itself: the whole pipeline runs in this process on either Keras.
 
-Nothing here imports TensorFlow at module level: the flavour is chosen first.
-TensorFlow's C++ start-up log (CUDA probing, CPU features) is hidden unless
-`--verbose` is given; keras_distill/_tf_log.py does that before TensorFlow loads.
+Nothing here imports TensorFlow at module level, so `--help` and option errors
+are instant. TensorFlow's C++ start-up log (CUDA probing, CPU features) is
+hidden unless `--verbose` is given; keras_distill/_tf_log.py does that before
+TensorFlow loads.
 """
 
 import argparse
 import dataclasses
-import os
 import sys
 
 from keras_distill import _tf_log
@@ -31,7 +28,6 @@ from keras_distill.demo.config import UsageError
 
 PROG = "keras-distill"
 EXIT_USAGE = 2
-_REEXEC_MARK = "KERAS_DISTILL_REEXEC"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -130,9 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
         "and a distilled student; prune and quantize the student while distilling; "
         "export float32 and int8 .tflite files, verify them in LiteRT, and write "
         "report.json, plots and labels.txt to --output-dir.",
-        epilog=f"Methods: {demo_methods.methods_help()} Pruning and "
-        "quantization-aware training need tf_keras: this command sets "
-        "TF_USE_LEGACY_KERAS=1 for its own process when they are used.",
+        epilog=f"Methods: {demo_methods.methods_help()} It runs on Keras 3 with "
+        "keras_distill's own pruning and QAT engine; set TF_USE_LEGACY_KERAS=1 "
+        "to run everything on tf_keras with TF-MOT instead.",
     )
     demo.error = parser.error  # one-line errors for the sub-command too
     _add_verbose_flag(demo, default=argparse.SUPPRESS)
@@ -179,46 +175,12 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
     return demo_config.config_from_dict(values, source=source)
 
 
-def needs_tf_keras(config: DemoConfig) -> bool:
-    """Whether the run prunes or trains quantization-aware (TF-MOT, tf_keras only)."""
-    return config.sparsity > 0 or config.quantization == "int8"
-
-
-def choose_flavour(config: DemoConfig, argv_is_command_line: bool) -> str | None:
-    """Picks tf_keras for runs that compress, before anything imports TensorFlow.
-
-    Returns:
-        A note to print when compression will run without TF-MOT, else None.
-    """
-    if not needs_tf_keras(config) or "TF_USE_LEGACY_KERAS" in os.environ:
-        return None
-    if "tensorflow" not in sys.modules:
-        os.environ["TF_USE_LEGACY_KERAS"] = "1"
-        return None
-    if argv_is_command_line and not os.environ.get(_REEXEC_MARK):
-        # TensorFlow is already loaded on Keras 3 (importing the package does
-        # that), and a process cannot switch: start this command again on tf_keras.
-        env = dict(os.environ, TF_USE_LEGACY_KERAS="1", **{_REEXEC_MARK: "1"})
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execve(
-            sys.executable, [sys.executable, "-m", "keras_distill", *sys.argv[1:]], env
-        )
-    return (
-        "note: this Python process runs Keras 3, and TF-MOT (pruning, "
-        "quantization-aware training) needs tf_keras; the compressed student is "
-        "quantized after training and not pruned. Run `keras-distill demo` from a "
-        "shell, or set TF_USE_LEGACY_KERAS=1 before importing TensorFlow, for the "
-        "full pipeline."
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     """Runs `keras-distill`; returns the exit code (0 ok, 2 user error).
 
     Args:
         argv: the arguments after the program name. Defaults to None
-            (`sys.argv[1:]`; the process may then restart itself on tf_keras).
+            (`sys.argv[1:]`).
 
     Returns:
         0 on success, 2 for a mistake in the command, options, data or files
@@ -231,12 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         config = config_from_args(args)
-        note = choose_flavour(config, argv_is_command_line=argv is None)
-        # Only now may TensorFlow be imported (by the pipeline).
-        from keras_distill.demo import run_demo
+        from keras_distill.demo import run_demo  # imports TensorFlow
 
-        if note:
-            print(note, file=sys.stderr)
         run_demo(config)
     except UsageError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

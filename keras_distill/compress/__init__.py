@@ -1,9 +1,9 @@
-"""Pruning, quantization-aware training and clustering of a student (TF-MOT).
+"""Pruning, quantization-aware training and clustering of a student.
 
-Thin layers over the TensorFlow Model Optimization Toolkit, which works only
-with tf_keras: set `TF_USE_LEGACY_KERAS=1` before TensorFlow is imported. On
-Keras 3 every TF-MOT function raises a RuntimeError saying so; `sparsity_report`
-and `pruning_end_step` work on both.
+One API on both Keras flavours: on Keras 3 our own engine prunes and quantizes
+(`compress/_keras3/`), on tf_keras TF-MOT does (`compress/_tfmot.py`); the
+model's Keras picks the engine (`compress/registry.py`). Clustering needs
+TF-MOT, so tf_keras only.
 """
 
 from keras_distill.compress.clustering import cluster

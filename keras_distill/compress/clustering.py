@@ -17,7 +17,7 @@ error naming them, unless listed in `skip_layers`.
 import numbers
 
 from keras_distill._compat import import_tfmot
-from keras_distill.compress import _layers
+from keras_distill.compress import registry
 
 CENTROID_INITS = {
     "kmeans++": "KMEANS_PLUS_PLUS",
@@ -78,7 +78,7 @@ def cluster(
     ```
     """
     tfmot = import_tfmot()
-    _layers.check_student(student, "student", "cluster")
+    registry.check_student(student, "student", "cluster")
     if not isinstance(preserve_sparsity, bool):
         raise TypeError(
             f"`preserve_sparsity` must be a bool, got {preserve_sparsity!r}."
@@ -101,7 +101,7 @@ def cluster(
         raise ValueError(
             f"`init` must be one of {sorted(CENTROID_INITS)}, got {init!r}."
         )
-    skip = _layers.check_layer_names(student, skip_layers, "skip_layers")
+    skip = registry.check_layer_names(student, skip_layers, "skip_layers")
     clustering = tfmot.clustering.keras
     centroid_init = getattr(clustering.CentroidInitialization, CENTROID_INITS[init])
 
@@ -113,8 +113,8 @@ def cluster(
             preserve_sparsity=preserve_sparsity,
         )
 
-    return _layers.wrap_layers(
-        _layers.copy_model(student),
+    return registry.wrap_layers(
+        registry.copy_model(student),
         wrap,
         skip,
         action="cluster",
@@ -146,7 +146,7 @@ def strip_clustering(model):
     ```
     """
     tfmot = import_tfmot()
-    _layers.check_student(
+    registry.check_student(
         model,
         "model",
         "strip",

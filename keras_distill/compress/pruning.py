@@ -1,18 +1,24 @@
-"""Magnitude pruning of a student while it is distilled (thin over TF-MOT).
+"""Magnitude pruning of a student while it is distilled, on either Keras.
 
-The student is wrapped with `tfmot.sparsity.keras.prune_low_magnitude`, trained
-(distilled) with TF-MOT's `UpdatePruningStep` callback, and stripped of the
-wrappers before export. TF-MOT works only with tf_keras: run with
-`TF_USE_LEGACY_KERAS=1` (see keras_distill/_compat.py).
+One API, two engines, picked by the Keras that keras_distill runs on (see
+`compress/registry.py`):
 
-Layers: every layer whose weights TF-MOT's pruning registry knows (Dense, Conv,
-Embedding, RNNs, MultiHeadAttention, ...) or that implements
-`tfmot.sparsity.keras.PrunableLayer` is wrapped. Layers without weights are
-kept as they are; layers TF-MOT deliberately leaves dense (BatchNormalization,
-DepthwiseConv2D, LayerNormalization, ...) get a wrapper that prunes nothing, as
-TF-MOT's own `prune_low_magnitude` does. A layer with trainable weights that
-TF-MOT cannot prune is an error naming it; list it in `skip_layers` to keep it
-dense.
+- Keras 3: our engine (`compress/_keras3/pruning.py`). It keeps the student's
+  own layers and puts a magnitude mask on each prunable kernel, applied by the
+  optimizer after every update (a Keras variable constraint), on TF-MOT's
+  schedules and mask algorithm. It also prunes subclassed models.
+- tf_keras (`TF_USE_LEGACY_KERAS=1`): TF-MOT's `prune_low_magnitude`, which
+  wraps each prunable layer in `PruneLowMagnitude` (`compress/_tfmot.py`).
+
+Either way: `prune` a copy of the student, train (distil) it with
+`pruning_callbacks()`, and `strip_pruning` before export. These functions
+check their arguments once, before anything is built, then call the engine.
+
+Layers: Dense, Conv, DepthwiseConv2D (Keras 3 engine only; TF-MOT keeps it
+dense), SeparableConv and, on TF-MOT, Embedding, RNNs and MultiHeadAttention.
+Layers without weights, and normalization layers, are kept as they are. A layer
+with trainable kernels that the engine cannot prune is an error naming it; list
+it in `skip_layers` to keep it dense.
 """
 
 import importlib.util
@@ -21,8 +27,7 @@ import numbers
 import os
 
 from keras_distill._checks import check_int
-from keras_distill._compat import import_tfmot
-from keras_distill.compress import _layers
+from keras_distill.compress import registry
 
 SCHEDULES = ("polynomial", "constant")
 STRUCTURES = (None, "2:4")
@@ -92,12 +97,13 @@ def prune(
 ):
     """Wraps a copy of `student` for magnitude pruning during training.
 
-    Use it on a Functional or Sequential tf_keras student (trained or not),
-    then distil or fit the returned model with `pruning_callbacks()`, and call
-    `strip_pruning` before export. `student` itself is not modified.
+    Use it on a student (trained or not), then distil or fit the returned
+    model with `pruning_callbacks()`, and call `strip_pruning` before export.
+    `student` itself is not modified.
 
     Args:
-        student: a built Functional or Sequential tf_keras model.
+        student: a built Keras model: Functional, Sequential or (Keras 3 only)
+            subclassed.
         target_sparsity: float in [0, 1), the fraction of each pruned kernel set
             to zero at the end of the schedule. Defaults to 0.8, or to 0.5 (the
             only value allowed) with `structure="2:4"`.
@@ -122,19 +128,20 @@ def prune(
             for hardware with 2:4 sparse kernels; Dense and Conv2D kernels
             only). Defaults to None.
         skip_layers: names of layers to keep dense (e.g. a small first layer,
-            or layers TF-MOT cannot prune). Defaults to None.
+            or layers the engine cannot prune). Defaults to None.
 
     Returns:
-        A new model whose prunable layers are `PruneLowMagnitude` wrappers
-        (named `prune_low_magnitude_<layer name>`). It is not compiled.
+        A new model, not compiled. Keras 3: the same layers, each pruned kernel
+        masked after every optimizer step (saved with `save`, it is a plain
+        model with its zeros). tf_keras: prunable layers wrapped in TF-MOT's
+        `PruneLowMagnitude` (named `prune_low_magnitude_<layer name>`).
 
     Raises:
-        RuntimeError: on Keras 3 (TF-MOT needs tf_keras; the message says how to
-            switch).
-        TypeError: `student` is not a tf_keras model, or is subclassed.
+        TypeError: `student` is not a model of the Keras in use, or (tf_keras)
+            is subclassed.
         ValueError: a sparsity outside [0, 1), an invalid schedule, a
-            `skip_layers` name that is not a layer, or layers TF-MOT cannot prune
-            (all named).
+            `skip_layers` name that is not a layer, or layers the engine cannot
+            prune (all named).
 
     Example:
     ```python
@@ -151,13 +158,14 @@ def prune(
     print(sparsity_report(final))
     ```
     """
-    tfmot = import_tfmot()
-    _layers.check_student(student, "student", "prune")
+    engine = registry.engine()
+    registry.check_student(
+        student, "student", "prune", graph_only=not engine.PRUNES_SUBCLASSED
+    )
     target_sparsity = _check_structure(structure, target_sparsity)
     if schedule is None:
         schedule = "constant" if structure == "2:4" else "polynomial"
-    pruning_schedule = _make_schedule(
-        tfmot,
+    schedule_args = _check_schedule(
         schedule=schedule,
         target_sparsity=target_sparsity,
         initial_sparsity=initial_sparsity,
@@ -165,33 +173,22 @@ def prune(
         end_step=end_step,
         frequency=frequency,
     )
-    skip = _layers.check_layer_names(student, skip_layers, "skip_layers")
-    m_by_n = (2, 4) if structure == "2:4" else None
-
-    def wrap(layer):
-        return tfmot.sparsity.keras.prune_low_magnitude(
-            layer, pruning_schedule=pruning_schedule, sparsity_m_by_n=m_by_n
-        )
-
-    pruned = _layers.wrap_layers(
-        _layers.copy_model(student),
-        wrap,
-        skip,
-        action="prune",
-        fix="Pass their names in `skip_layers` to keep them dense, or implement "
-        "`tfmot.sparsity.keras.PrunableLayer` in your layer class.",
+    skip = registry.check_layer_names(student, skip_layers, "skip_layers")
+    return engine.prune(
+        student,
+        engine.make_schedule(schedule, **schedule_args),
+        m_by_n=(2, 4) if structure == "2:4" else None,
+        skip_layers=skip,
     )
-    if m_by_n:
-        _check_2_by_4_layers(pruned)
-    return pruned
 
 
 def pruning_callbacks(log_dir: str | None = None) -> list:
-    """TF-MOT's callbacks for training a pruned model.
+    """The callbacks for training a pruned model (required).
 
-    `UpdatePruningStep` advances the pruning schedule every batch and is
-    required; `PruningSummaries` writes each layer's mask sparsity and
-    threshold to TensorBoard. Both work with `Distiller.fit` and `model.fit`.
+    `UpdatePruningStep` advances the pruning schedule with the optimizer's
+    steps; `PruningSummaries` writes each layer's mask sparsity and threshold
+    to TensorBoard. Both work with `Distiller.fit` and `model.fit`, on either
+    engine (TF-MOT's own callbacks on tf_keras).
 
     Args:
         log_dir: str or path-like, a TensorBoard log directory for
@@ -201,7 +198,6 @@ def pruning_callbacks(log_dir: str | None = None) -> list:
         `[UpdatePruningStep()]`, plus `PruningSummaries(log_dir)` if `log_dir`.
 
     Raises:
-        RuntimeError: on Keras 3 (TF-MOT needs tf_keras).
         TypeError: `log_dir` is not a path.
         ImportError: `log_dir` is given but the `tensorboard` package, which
             writes the summaries, is not installed.
@@ -211,8 +207,6 @@ def pruning_callbacks(log_dir: str | None = None) -> list:
     distiller.fit(x, y, epochs=4, callbacks=pruning_callbacks("logs/prune"))
     ```
     """
-    tfmot = import_tfmot()
-    callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
     if log_dir is not None:
         try:
             log_dir = os.fspath(log_dir)
@@ -221,45 +215,50 @@ def pruning_callbacks(log_dir: str | None = None) -> list:
                 f"`log_dir` must be a directory path, got {type(log_dir).__name__}: "
                 f"{log_dir!r}."
             ) from None
-        # TensorFlow does not depend on TensorBoard; without it PruningSummaries
-        # fails at the first epoch, after training has started.
+        # TensorFlow does not depend on TensorBoard; without it the summaries
+        # fail at the first epoch, after training has started.
         if not _tensorboard_installed():
             raise ImportError(
                 "`log_dir` asks for PruningSummaries, which writes TensorBoard "
                 "summaries and needs the `tensorboard` package: `pip install "
                 "tensorboard`, or pass log_dir=None."
             )
-        callbacks.append(tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir))
-    return callbacks
+    return registry.engine().pruning_callbacks(log_dir)
 
 
 def strip_pruning(model):
     """Removes the pruning wrappers, keeping the pruned (sparse) weights.
 
     Call it after training and before export or quantization: the result has
-    the original layer types, so `TFLiteConverter` and gzip see plain sparse
-    kernels.
+    the original layer types and no masks, so `TFLiteConverter` and gzip see
+    plain sparse kernels.
 
     Args:
-        model: a Functional or Sequential tf_keras model, usually the output of
-            `prune` after training (e.g. `distiller.student`).
+        model: a Keras model, usually the output of `prune` after training
+            (e.g. `distiller.student`).
 
     Returns:
-        A model without `PruneLowMagnitude` wrappers; a model without wrappers
+        A new model without pruning wrappers or masks; a model without them
         comes back as an equivalent model.
 
     Raises:
-        RuntimeError: on Keras 3 (TF-MOT needs tf_keras).
-        TypeError: `model` is not a tf_keras model, or is subclassed.
+        TypeError: `model` is not a model of the Keras in use, or (tf_keras) is
+            subclassed.
 
     Example:
     ```python
     final = strip_pruning(distiller.student)
     ```
     """
-    tfmot = import_tfmot()
-    _layers.check_student(model, "model", "strip", allow=("PruneLowMagnitude",))
-    return tfmot.sparsity.keras.strip_pruning(model)
+    engine = registry.engine()
+    registry.check_student(
+        model,
+        "model",
+        "strip",
+        allow=("PruneLowMagnitude", "pruning"),
+        graph_only=not engine.PRUNES_SUBCLASSED,
+    )
+    return engine.strip_pruning(model)
 
 
 def _tensorboard_installed() -> bool:
@@ -300,8 +299,7 @@ def _check_structure(structure, target_sparsity) -> float:
     )
 
 
-def _make_schedule(
-    tfmot,
+def _check_schedule(
     *,
     schedule,
     target_sparsity,
@@ -309,19 +307,22 @@ def _make_schedule(
     begin_step,
     end_step,
     frequency,
-):
-    """The TF-MOT pruning schedule, validated before anything is built."""
+) -> dict:
+    """The schedule's arguments, checked before anything is built."""
     check_int("begin_step", begin_step, 0)
     check_int("frequency", frequency, 1)
+    args = {
+        "target_sparsity": target_sparsity,
+        "initial_sparsity": 0.0,
+        "begin_step": int(begin_step),
+        "end_step": end_step,
+        "frequency": int(frequency),
+    }
     if schedule == "constant":
         if end_step is not None:
             check_int("end_step", end_step, begin_step)
-        return tfmot.sparsity.keras.ConstantSparsity(
-            target_sparsity,
-            begin_step=begin_step,
-            end_step=-1 if end_step is None else end_step,
-            frequency=frequency,
-        )
+            args["end_step"] = int(end_step)
+        return args
     if schedule != "polynomial":
         raise ValueError(f"`schedule` must be one of {SCHEDULES}, got {schedule!r}.")
     initial_sparsity = _check_sparsity("initial_sparsity", initial_sparsity)
@@ -353,28 +354,4 @@ def _make_schedule(
             f"is never reached and the sparsity would stop short of "
             f"{target_sparsity}. Use {suggestion} (`pruning_end_step` computes it)."
         )
-    return tfmot.sparsity.keras.PolynomialDecay(
-        initial_sparsity=initial_sparsity,
-        final_sparsity=target_sparsity,
-        begin_step=begin_step,
-        end_step=end_step,
-        frequency=frequency,
-    )
-
-
-def _check_2_by_4_layers(pruned) -> None:
-    """TF-MOT's 2:4 masks handle rank-2 and rank-4 kernels only (Dense, Conv2D)."""
-    bad = [
-        f"{layer.layer.name!r} ({type(layer.layer).__name__}, kernel shape "
-        f"{tuple(weight.shape)})"
-        for layer in _layers.walk_layers(pruned)
-        if type(layer).__name__ == "PruneLowMagnitude"
-        for weight in layer.prunable_weights
-        if weight.shape.rank not in (2, 4)
-    ]
-    if bad:
-        raise ValueError(
-            f"TF-MOT's 2:4 sparsity supports Dense and Conv2D kernels only, not "
-            f"{', '.join(bad)}. Pass their names in `skip_layers` to keep them "
-            "dense, or use structure=None."
-        )
+    return {**args, "initial_sparsity": initial_sparsity, "end_step": int(end_step)}

@@ -10,7 +10,7 @@ import numpy as np
 
 from keras_distill import _compat
 from keras_distill._compat import keras
-from keras_distill.compress import _layers
+from keras_distill.compress import registry
 
 
 def sparsity_report(model) -> dict[str, dict]:
@@ -63,7 +63,7 @@ def _add_layers(model, prefix: str, report: dict) -> None:
         if isinstance(layer, keras.Model):
             _add_layers(layer, f"{prefix}{layer.name}/", report)
             continue
-        inner = _layers.inner_layer(layer)
+        inner = registry.inner_layer(layer)
         weights = layer.weights
         if inner is not layer:
             # A TF-MOT wrapper holds the wrapped layer's kernels next to state of

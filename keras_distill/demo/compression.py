@@ -1,25 +1,66 @@
 """The demo's compression stage: prune, then train quantization-aware, while distilling.
 
-Thin over `keras_distill.compress` (TF-MOT): `prune` + `pruning_callbacks` +
+Thin over `keras_distill.compress`, on whichever engine the Keras in use has
+(our own on Keras 3, TF-MOT on tf_keras): `prune` + `pruning_callbacks` +
 `strip_pruning`, then `quantize`, each followed by distillation from the same
-teacher so the student recovers what compression cost. TF-MOT needs tf_keras;
-on Keras 3 the stage is skipped and the export quantizes after training.
+teacher with the run's method, so the student recovers what compression cost.
 """
 
-from keras_distill import _compat
-from keras_distill._compat import keras
+import dataclasses
+
+from keras_distill.compress import prune
+from keras_distill.compress import pruning_callbacks
+from keras_distill.compress import pruning_end_step
+from keras_distill.compress import quantize
+from keras_distill.compress import registry
+from keras_distill.compress import sparsity_report
+from keras_distill.compress import strip_pruning
 from keras_distill.demo import dataset
-from keras_distill.demo import methods
 from keras_distill.demo.training import distil
 
-COMPRESS_EPOCHS = 20
-FAST_COMPRESS_EPOCHS = 1
 
+@dataclasses.dataclass(frozen=True)
+class CompressResult:
+    """What the compression stage did, and the model to export.
 
-def _input_layers():
-    # The normalization layer stays float: int8 would destroy raw-input scales
-    # (keras_distill.export refuses it), and TF-MOT cannot quantize it.
-    return (keras.layers.InputLayer, keras.layers.Normalization, keras.layers.Rescaling)
+    Args:
+        model: the compressed student (a QAT model after quantization-aware
+            training).
+        engine: str, `"native"` (Keras 3) or `"tfmot"` (tf_keras).
+        pruned: bool, whether it was pruned.
+        qat: bool, whether it was trained quantization-aware.
+        target_sparsity: float, the sparsity asked for (0 without pruning).
+        sparsity: float, the fraction of exact zeros in its kernels.
+        epochs: int, the epochs of each step (pruning, then QAT).
+        histories: dict of Keras history dicts by step (`"prune"`, `"qat"`).
+    """
+
+    model: object
+    engine: str
+    pruned: bool
+    qat: bool
+    target_sparsity: float
+    sparsity: float
+    epochs: int
+    histories: dict
+
+    def describe(self) -> str:
+        """One line for the stage's progress output."""
+        done = [
+            f"pruned to {100 * self.sparsity:.0f} % zeros"
+            if self.pruned
+            else "not pruned",
+            "quantization-aware trained" if self.qat else "no QAT",
+        ]
+        return f"{', '.join(done)}, {self.epochs} epochs each ({self.engine} engine)"
+
+    def to_report(self) -> dict:
+        """The `compression` entry of `report.json`."""
+        return {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.name not in ("model", "histories")
+        }
 
 
 def compress(
@@ -27,55 +68,38 @@ def compress(
     teacher,
     data,
     *,
-    method=None,
+    method,
     sparsity: float = 0.5,
     quantization: str = "int8",
-    epochs: int = COMPRESS_EPOCHS,
-    fast: bool = False,
-):
+    epochs: int = 20,
+) -> CompressResult:
     """Prunes, then trains quantization-aware, a distilled student while distilling.
 
-    On tf_keras: `keras_distill.compress.prune` to `sparsity` (polynomial
-    schedule over `epochs`) while distilling, `strip_pruning`; then, for
-    `quantization="int8"`, `quantize` and `epochs` more of distillation with the
-    zeros kept (TF-MOT's pruning-preserving QAT, `preserve="sparsity"`), so the
-    int8 file keeps both the zeros and the accuracy. On Keras 3 (no TF-MOT) both
-    are skipped and the export quantizes after training.
+    Prunes to `sparsity` (polynomial schedule over `epochs`) while distilling
+    with `method`, strips the masks; then, for `quantization="int8"`, prepares
+    the student for QAT and distils `epochs` more with the zeros kept
+    (`preserve="sparsity"`), so the int8 file keeps both the zeros and the
+    accuracy. Other quantizations are post-training: the export does them.
 
     Args:
         student: the distilled student (Functional or Sequential).
         teacher: the teacher it was distilled from.
         data: the `DataBundle`.
-        method: str or `DemoMethod`, how to distil meanwhile. Defaults to None
-            (the best method).
+        method: the `DemoMethod` to distil with (the run's temperature and
+            alpha in it, see `demo.plan`).
         sparsity: float in [0, 1), the fraction of zeros; 0 skips pruning.
             Defaults to 0.5.
         quantization: str, "int8" trains quantization-aware; others skip QAT.
             Defaults to "int8".
         epochs: int, epochs of each of the two steps. Defaults to 20.
-        fast: bool, `--fast`. Defaults to False.
 
     Returns:
-        `(model, info, histories)`: the model to export, a dict saying what was
-        done (`pruned`, `qat`, `target_sparsity`, maybe `note`), and the Keras
-        histories by step (`"prune"`, `"qat"`).
+        A `CompressResult`.
     """
-    from keras_distill.compress import prune
-    from keras_distill.compress import pruning_callbacks
-    from keras_distill.compress import pruning_end_step
-    from keras_distill.compress import quantize
-    from keras_distill.compress import strip_pruning
-
-    if not isinstance(method, methods.DemoMethod):
-        method = methods.get_method(method)
-    info = {"pruned": False, "qat": False, "target_sparsity": 0.0}
-    histories = {}
-    if not _compat.LEGACY_KERAS:
-        info["note"] = "Keras 3: pruning and QAT skipped (TF-MOT needs tf_keras)"
-        return student, info, histories
     model = student
+    histories = {}
     if sparsity > 0:
-        steps = dataset.steps_per_epoch(data, fast)
+        steps = dataset.steps_per_epoch(data)
         frequency = max(1, min(50, steps * epochs // 10))
         end_step = pruning_end_step(epochs, steps, frequency=frequency)
         pruned = prune(
@@ -88,17 +112,11 @@ def compress(
             method=method,
             epochs=epochs,
             learning_rate=method.learning_rate / 2,
-            fast=fast,
             callbacks=pruning_callbacks(),
         )
         model = strip_pruning(distiller.student)
-        info.update(pruned=True, target_sparsity=sparsity)
     if quantization == "int8":
-        skip = _input_layers()
-        layers = [layer.name for layer in model.layers if not isinstance(layer, skip)]
-        qat = quantize(
-            model, layers=layers, preserve="sparsity" if info["pruned"] else "none"
-        )
+        qat = quantize(model, preserve="sparsity" if sparsity > 0 else "none")
         distiller, histories["qat"] = distil(
             data,
             teacher,
@@ -106,17 +124,22 @@ def compress(
             method=method,
             epochs=epochs,
             learning_rate=method.learning_rate / 10,
-            fast=fast,
         )
         model = distiller.student
-        info["qat"] = True
-    return model, info, histories
+    return CompressResult(
+        model=model,
+        engine=registry.engine_name(),
+        pruned=sparsity > 0,
+        qat=quantization == "int8",
+        target_sparsity=float(sparsity),
+        sparsity=zero_fraction(model),
+        epochs=epochs,
+        histories=histories,
+    )
 
 
 def zero_fraction(model) -> float:
     """The fraction of exact zeros in a model's kernels (from `sparsity_report`)."""
-    from keras_distill.compress import sparsity_report
-
     entries = sparsity_report(model).values()
     params = sum(entry["params"] for entry in entries)
     return sum(entry["zeros"] for entry in entries) / params if params else 0.0

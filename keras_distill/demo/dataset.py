@@ -4,6 +4,7 @@ Loading is `keras_distill.data.load_dataset`; this module only turns its errors
 into one-line `UsageError`s and cuts the splits down for smoke runs.
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -63,40 +64,52 @@ def load_data(
         raise UsageError(one_line(err)) from None
 
 
-def train_split(data, fast: bool = False) -> tf.data.Dataset:
-    """The batched training pipeline; its first batches only with `fast`."""
-    return data.train.take(FAST_TRAIN_BATCHES) if fast else data.train
+def smoke_subset(data):
+    """`data` cut down for `--fast`: a few batches per epoch, a few hundred tests.
+
+    Every stage then runs on the smaller bundle as it would on the full one, so
+    no stage needs to know about `--fast`.
+    """
+    test_batches = max(1, FAST_EVAL_EXAMPLES // data.batch_size)
+    examples = dict(data.examples)
+    if "test" in examples:
+        examples["test"] = examples["test"].take(test_batches * data.batch_size)
+    num_examples = dict(data.num_examples)
+    num_examples["train"] = min(
+        num_examples.get("train") or math.inf, FAST_TRAIN_BATCHES * data.batch_size
+    )
+    num_examples["test"] = min(
+        num_examples.get("test") or math.inf, test_batches * data.batch_size
+    )
+    cut = test_batches * data.batch_size
+    return dataclasses.replace(
+        data,
+        train=data.train.take(FAST_TRAIN_BATCHES),
+        test=data.test.take(test_batches),
+        examples=examples,
+        num_examples=num_examples,
+        x_test=None if data.x_test is None else data.x_test[:cut],
+        y_test=None if data.y_test is None else data.y_test[:cut],
+    )
 
 
-def eval_split(data, fast: bool = False) -> tf.data.Dataset:
-    """The batched test pipeline; its first few hundred examples with `fast`."""
-    if not fast:
-        return data.test
-    return data.test.take(max(1, FAST_EVAL_EXAMPLES // data.batch_size))
-
-
-def eval_arrays(data, fast: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The test split as NumPy arrays (for LiteRT verification)."""
-    return data.arrays("test", FAST_EVAL_EXAMPLES if fast else None)
-
-
-def steps_per_epoch(data, fast: bool = False) -> int:
+def steps_per_epoch(data) -> int:
     """Training batches per epoch (for learning-rate and pruning schedules)."""
-    steps = int(tf.data.experimental.cardinality(train_split(data, fast)))
+    steps = int(tf.data.experimental.cardinality(data.train))
     if steps > 0:
         return steps
     count = data.num_examples.get("train") or data.batch_size
     return max(1, math.ceil(count / data.batch_size))
 
 
-def evaluate(model, data, fast: bool = False) -> float:
+def evaluate(model, data) -> float:
     """Top-1 accuracy of a Keras model (logits out) on the test split, in [0, 1].
 
     Runs the model directly rather than `model.evaluate`, so it works on models
     compiled for something else (a Distiller's student, a QAT model) or not at all.
     """
     correct = total = 0
-    for x, y in eval_split(data, fast):
+    for x, y in data.test:
         logits = model(x, training=False)
         predictions = np.argmax(np.asarray(logits), axis=-1)
         correct += int(np.sum(predictions == np.asarray(y).reshape(-1)))

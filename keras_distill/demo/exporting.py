@@ -7,8 +7,6 @@ name, the evaluation examples and, for post-training int8, calibration examples.
 import os
 import pathlib
 
-from keras_distill.demo import dataset
-
 CALIBRATION_EXAMPLES = 500
 
 
@@ -19,7 +17,7 @@ def export(
     name: str,
     quantization: str,
     *,
-    fast: bool = False,
+    latency_runs: int = 100,
 ):
     """Writes `<name>_<quantization>.tflite`, verified in LiteRT, and `labels.txt`.
 
@@ -30,8 +28,8 @@ def export(
         output_dir: str or path-like, the folder to write to.
         name: str, the file name's stem, e.g. "distilled_student".
         quantization: str, "float32", "float16", "dynamic" or "int8".
-        fast: bool, verify on a few hundred examples (`--fast`). Defaults to
-            False.
+        latency_runs: int, LiteRT invocations per latency measurement.
+            Defaults to 100.
 
     Returns:
         The `keras_distill.export.TFLiteReport` (accuracy in LiteRT, bytes,
@@ -40,7 +38,7 @@ def export(
     from keras_distill.export import export_and_verify
     from keras_distill.export import is_qat_model
 
-    x_test, y_test = dataset.eval_arrays(data, fast)
+    x_test, y_test = data.arrays("test")
     representative = None
     if quantization == "int8" and not is_qat_model(model):
         representative, _ = data.arrays("train", CALIBRATION_EXAMPLES)
@@ -53,5 +51,5 @@ def export(
         x_eval=x_test,
         y_eval=y_test,
         class_names=list(data.class_names),
-        latency_runs=20 if fast else 100,
+        latency_runs=latency_runs,
     )

@@ -1,7 +1,9 @@
 """`.keras` files given to the demo: loaded, checked against the data, saved safely."""
 
+import json
 import os
 import pathlib
+import zipfile
 
 from keras_distill import _atomic
 from keras_distill import _compat
@@ -62,12 +64,44 @@ def load_model_file(path: "str | os.PathLike", data, argname: str):
     except Exception as err:  # noqa: BLE001 - any load failure is a bad file
         raise UsageError(
             f"{argname} file {str(path)!r} does not load as a {_compat.flavour_name()} "
-            f"model: {one_line(err)[:300]}"
+            f"model: {_flavour_hint(path) or one_line(err)[:300]}"
         ) from None
     if not isinstance(model, keras.Model):
         raise UsageError(f"{argname} file {str(path)!r} holds no Keras model")
     check_fits(model, data, argname)
     return model
+
+
+def saved_keras_version(path: "str | os.PathLike") -> str | None:
+    """The Keras version a `.keras` file was saved with (its `metadata.json`)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            metadata = json.loads(archive.read("metadata.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
+    return version if isinstance(version, str) else None
+
+
+def _flavour_hint(path) -> str | None:
+    """Why a `.keras` file of the other Keras does not load, and the switch."""
+    version = saved_keras_version(path)
+    if version is None:
+        return None
+    if version.startswith("3.") and _compat.LEGACY_KERAS:
+        return (
+            f"it was saved by Keras {version}, and a Keras 3 file does not load in "
+            "tf_keras. Run without TF_USE_LEGACY_KERAS (unset it, or set it to 0) "
+            "to use Keras 3, where pruning and QAT run on keras_distill's own "
+            "engine"
+        )
+    if version.startswith("2.") and not _compat.LEGACY_KERAS:
+        return (
+            f"it was saved by tf_keras {version}, and a tf_keras file does not load "
+            "in Keras 3. Set TF_USE_LEGACY_KERAS=1 before starting Python to use "
+            "tf_keras, or load it there and save the model again with Keras 3"
+        )
+    return None
 
 
 def save_model_atomic(model, path: "str | os.PathLike") -> bool:

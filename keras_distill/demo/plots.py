@@ -101,11 +101,15 @@ def plot_accuracy_vs_size(models: list[dict], path, title: str = "") -> pathlib.
     return _save(fig, path)
 
 
-def _curve(ax, history: dict, key: str, label: str, colour: str, offset: int = 0):
+def _curve(
+    ax, history: dict, key: str, label: str, colour: str, offset: int, epochs: int
+):
     values = history.get(key)
     if values:
-        epochs = range(offset + 1, offset + len(values) + 1)
-        ax.plot(epochs, values, label=label, color=colour)
+        # Validation runs every `stride` epochs (`validation_freq`), at its end.
+        stride = max(1, epochs // len(values))
+        x = [offset + stride * (i + 1) for i in range(len(values))]
+        ax.plot(x, values, label=label, color=colour)
 
 
 def plot_training_curves(histories: dict, path, title: str = "") -> pathlib.Path:
@@ -147,9 +151,10 @@ def plot_training_curves(histories: dict, path, title: str = "") -> pathlib.Path
             else:
                 values = history
             start = 0 if stage == "baseline" else offset
-            _curve(ax, values, key, stage_label, colour, start)
+            epochs = len(history.get("loss", next(iter(history.values()), [])))
+            _curve(ax, values, key, stage_label, colour, start, epochs)
             if stage != "baseline":
-                offset += len(next(iter(history.values()), []))
+                offset += epochs
         ax.set_title(label)
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)

@@ -8,6 +8,7 @@ per model, in pipeline order: `teacher`, `baseline_student`, `distilled_student`
 LiteRT.
 """
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -81,6 +82,73 @@ def model_entry(
     return entry
 
 
+def build_report(plan, data, teacher, baseline, student, compressed, files) -> dict:
+    """`report.json`, made from the plan and the stages' results in one place.
+
+    Args:
+        plan: the run's `Plan`.
+        data: the `DataBundle`.
+        teacher: the teacher stage's `TeacherResult`.
+        baseline: the label-only `StudentResult`.
+        student: the distilled `StudentResult`.
+        compressed: the `CompressResult`.
+        files: the `ExportResult` (LiteRT reports of both `.tflite` files).
+
+    Returns:
+        The report dict, without `elapsed_seconds` and `files.plots` (the run
+        adds them at the end).
+    """
+    output_dir = plan.output_dir
+    models = [
+        model_entry("teacher", teacher.model, teacher.accuracy, output_dir),
+        model_entry("baseline_student", baseline.model, baseline.accuracy, output_dir),
+        model_entry(
+            "distilled_student",
+            student.model,
+            files.distilled.accuracy,
+            output_dir,
+            files.distilled,
+        ),
+        model_entry(
+            "compressed_student",
+            compressed.model,
+            files.compressed.accuracy,
+            output_dir,
+            files.compressed,
+            # Same layers; QAT adds quantizer state that is not in the file.
+            params=student.model.count_params(),
+        ),
+    ]
+    models[-1]["sparsity"] = compressed.sparsity
+    histories = {
+        "baseline": baseline.history,
+        "distil": student.history,
+        **compressed.histories,
+    }
+    return {
+        "dataset": {
+            "name": data.name,
+            "input_shape": list(data.input_shape),
+            "num_classes": data.num_classes,
+            "class_names": list(data.class_names),
+            "num_examples": dict(data.num_examples),
+            "description": data.description,
+        },
+        "versions": versions(),
+        "keras": plan.keras,
+        "config": dataclasses.asdict(plan.config),
+        "method": {**dataclasses.asdict(plan.method), "epochs": plan.epochs},
+        "compression": {
+            **compressed.to_report(),
+            "quantization": plan.config.quantization,
+        },
+        "teacher_source": teacher.source,
+        "models": models,
+        "files": {"labels": "labels.txt", "plots": []},
+        "history": jsonable_histories(histories),
+    }
+
+
 def versions() -> dict:
     """Versions of Python and of every library the run depends on."""
     from importlib import metadata
@@ -116,9 +184,12 @@ def check_report(report: dict) -> None:
 
     The tests and anyone reading `report.json` with a script can rely on it.
     """
-    for key in ("dataset", "versions", "elapsed_seconds", "models"):
+    required = ("dataset", "versions", "keras", "compression", "elapsed_seconds")
+    for key in (*required, "models"):
         if key not in report:
             raise ValueError(f"report has no {key!r} field")
+    if "engine" not in report["compression"]:
+        raise ValueError("report's compression field does not name its engine")
     names = [model.get("name") for model in report["models"]]
     if names != list(MODEL_NAMES):
         raise ValueError(f"report models are {names}, expected {list(MODEL_NAMES)}")

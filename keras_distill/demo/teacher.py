@@ -46,9 +46,7 @@ def architecture_key(model) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
-def teacher_cache_path(
-    cache_dir, data, teacher, epochs: int, fast: bool = False
-) -> pathlib.Path:
+def teacher_cache_path(cache_dir, data, teacher, epochs: int) -> pathlib.Path:
     """Where the preset `teacher` for `data`, trained `epochs` epochs, is cached.
 
     Args:
@@ -56,33 +54,30 @@ def teacher_cache_path(
         data: the `DataBundle`.
         teacher: the (untrained) preset teacher; its architecture is hashed.
         epochs: int, its training epochs.
-        fast: bool, trained on a few batches per epoch (`--fast`). Defaults to
-            False.
 
     Returns:
-        `<cache_dir>/teacher_<data>_<flavour>_<epochs>ep[-fast]_<hash>.keras`.
+        `<cache_dir>/teacher_<data>_<flavour>_<epochs>ep_<n>ex_<hash>.keras`,
+        `n` the training examples (fewer in a `--fast` run).
     """
     key = architecture_key(teacher)
-    run = f"{epochs}ep-fast" if fast else f"{epochs}ep"
+    examples = data.num_examples.get("train")
+    run = f"{epochs}ep_{examples}ex"
     name = f"teacher_{_slug(data.name)}_{_compat.FLAVOUR}_{run}_{key}.keras"
     return pathlib.Path(cache_dir).expanduser() / name
 
 
-def default_teacher_epochs(data, fast: bool = False) -> int:
-    """The preset teacher's epochs for `data` (a couple with `fast`)."""
-    if fast:
-        return FAST_TEACHER_EPOCHS
+def default_teacher_epochs(data) -> int:
+    """The preset teacher's epochs for `data`."""
     return TEACHER_EPOCHS["image" if len(data.input_shape) == 3 else "vector"]
 
 
-def train_teacher(data, *, epochs: int, teacher=None, fast: bool = False):
+def train_teacher(data, *, epochs: int, teacher=None):
     """Trains a teacher on labels (no validation: the test split stays unseen).
 
     Args:
         data: the `DataBundle`.
         epochs: int, training epochs.
         teacher: an uncompiled model. Defaults to None (`presets.teacher_preset`).
-        fast: bool, `--fast`. Defaults to False.
 
     Returns:
         `(teacher, history)`.
@@ -93,7 +88,6 @@ def train_teacher(data, *, epochs: int, teacher=None, fast: bool = False):
         data,
         epochs=epochs,
         learning_rate=TEACHER_LEARNING_RATE,
-        fast=fast,
         validate=False,
     )
     return teacher, history
@@ -106,7 +100,6 @@ def get_teacher(
     cache_dir: "str | os.PathLike" = "saved_models",
     epochs: int | None = None,
     retrain: bool = False,
-    fast: bool = False,
 ):
     """The teacher: loaded from `path`, reused from the cache, or trained and cached.
 
@@ -117,7 +110,6 @@ def get_teacher(
         epochs: int, the preset teacher's epochs. Defaults to None
             (`default_teacher_epochs`).
         retrain: bool, train even if a cached teacher exists. Defaults to False.
-        fast: bool, `--fast`. Defaults to False.
 
     Returns:
         `(teacher, source)`, source being "file", "cache" or "trained".
@@ -134,14 +126,14 @@ def get_teacher(
     if path is not None:
         return load_model_file(path, data, "teacher"), "file"
     if epochs is None:
-        epochs = default_teacher_epochs(data, fast)
+        epochs = default_teacher_epochs(data)
     teacher = presets.teacher_preset(data)
-    cached = teacher_cache_path(cache_dir, data, teacher, epochs, fast)
+    cached = teacher_cache_path(cache_dir, data, teacher, epochs)
     if cached.is_file() and not retrain:
         try:
             return load_model_file(cached, data, "cached teacher"), "cache"
         except UsageError as err:
             print(f"  {err}; training a new one", flush=True)
-    teacher, _ = train_teacher(data, epochs=epochs, teacher=teacher, fast=fast)
+    teacher, _ = train_teacher(data, epochs=epochs, teacher=teacher)
     save_model_atomic(teacher, cached)
     return teacher, "trained"

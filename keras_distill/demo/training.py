@@ -15,6 +15,9 @@ from keras_distill.demo.model_files import load_model_file
 from keras_distill.demo.progress import EpochProgress
 from keras_distill.distiller import Distiller
 
+# About how many times a stage evaluates the test split while it trains.
+VALIDATIONS = 25
+
 
 def student_loss():
     """The label loss of every stage: sparse cross-entropy on logits."""
@@ -64,7 +67,6 @@ def fit(
     *,
     epochs: int,
     learning_rate: float,
-    fast: bool = False,
     validate: bool = True,
     callbacks=None,
 ) -> dict:
@@ -76,16 +78,15 @@ def fit(
         epochs: int, epochs over the training split.
         learning_rate: float, Adam's learning rate at the start of the cosine
             decay to 0.
-        fast: bool, a few batches per epoch (`--fast`). Defaults to False.
-        validate: bool, evaluate the test split after every epoch. Defaults to
-            True.
+        validate: bool, evaluate the test split during training (about
+            `VALIDATIONS` times, for the training curves). Defaults to True.
         callbacks: list of extra Keras callbacks (e.g. TF-MOT's). Defaults to
             None.
 
     Returns:
         The Keras history dict (`history.history`).
     """
-    steps = dataset.steps_per_epoch(data, fast) * epochs
+    steps = dataset.steps_per_epoch(data) * epochs
     model.compile(
         optimizer=keras.optimizers.Adam(
             keras.optimizers.schedules.CosineDecay(learning_rate, steps)
@@ -94,8 +95,11 @@ def fit(
         metrics=["sparse_categorical_accuracy"],
     )
     history = model.fit(
-        dataset.train_split(data, fast),
-        validation_data=dataset.eval_split(data, fast) if validate else None,
+        data.train,
+        validation_data=data.test if validate else None,
+        # Evaluating after each of hundreds of short epochs cost the demo half
+        # its distillation time; the curves need a few dozen points.
+        validation_freq=max(1, epochs // VALIDATIONS),
         epochs=epochs,
         shuffle=False,  # the tf.data pipeline shuffles (seeded) already
         verbose=0,
@@ -110,7 +114,6 @@ def train_student(
     student=None,
     epochs: int = 100,
     learning_rate: float = 1e-3,
-    fast: bool = False,
 ):
     """The label-only baseline: the student architecture trained without a teacher.
 
@@ -119,13 +122,12 @@ def train_student(
         student: see `make_student`. Defaults to None (the data's default).
         epochs: int. Defaults to 100.
         learning_rate: float. Defaults to 1e-3.
-        fast: bool, `--fast`. Defaults to False.
 
     Returns:
         `(student, history)`.
     """
     model = make_student(data, student)
-    history = fit(model, data, epochs=epochs, learning_rate=learning_rate, fast=fast)
+    history = fit(model, data, epochs=epochs, learning_rate=learning_rate)
     return model, history
 
 
@@ -166,7 +168,6 @@ def distil(
     alpha: float | None = None,
     epochs: int | None = None,
     learning_rate: float | None = None,
-    fast: bool = False,
     callbacks=None,
 ):
     """Distils a student from `teacher` with one of the demo's methods.
@@ -182,7 +183,6 @@ def distil(
         alpha: float, overrides the method's. Defaults to None.
         epochs: int, overrides the method's schedule. Defaults to None.
         learning_rate: float, overrides the method's. Defaults to None.
-        fast: bool, `--fast`. Defaults to False.
         callbacks: list of extra Keras callbacks (e.g. TF-MOT's pruning
             callbacks). Defaults to None.
 
@@ -213,7 +213,6 @@ def distil(
         data,
         epochs=epochs or method.epochs,
         learning_rate=learning_rate or method.learning_rate,
-        fast=fast,
         callbacks=callbacks,
     )
     return distiller, history

@@ -1,8 +1,5 @@
 """Export a student to `.tflite` (and SavedModel), verified in LiteRT for Android."""
 
-# The atomic writer moved to keras_distill/_atomic.py; demo/run.py still imports
-# it as `keras_distill.export._atomic`, which this name keeps working.
-from keras_distill import _atomic  # noqa: F401
 from keras_distill.export.litert import verify_tflite
 from keras_distill.export.litert import verify_tflite_content
 from keras_distill.export.pipeline import export_and_verify

@@ -9,8 +9,12 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run_cli(args, *, cwd=None, env=None, timeout=600):
-    """Runs `python -m keras_distill *args` in a fresh process on this checkout."""
-    full_env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    """Runs `python -m keras_distill *args` in a fresh process on this checkout.
+
+    The process inherits this one's Keras flavour (`TF_USE_LEGACY_KERAS`), as a
+    user's shell would hand it over.
+    """
+    full_env = dict(os.environ)
     full_env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO), full_env.get("PYTHONPATH", "")]
     ).rstrip(os.pathsep)

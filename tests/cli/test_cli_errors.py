@@ -1,11 +1,13 @@
 """Bad input: one clear line on stderr, exit code 2, no traceback, nothing trained."""
 
 import os
+import subprocess
 import sys
 
 import pytest
 from cli_testing import our_lines
 from cli_testing import run_cli
+from conftest import tf_keras_only
 
 from keras_distill import cli
 from keras_distill._compat import keras
@@ -64,6 +66,27 @@ def test_teacher_file_that_does_not_load(capsys, tmp_path):
         ["demo", "--dataset", "digits", "--teacher", str(bad)]
         + ["--output-dir", str(tmp_path / "out")],
         "does not load",
+    )
+
+
+@tf_keras_only
+def test_keras3_teacher_file_under_tf_keras_says_how_to_switch_back(capsys, tmp_path):
+    # Saved in a fresh Keras 3 process, as a user's file would be. (The other
+    # way round, Keras 3 loads simple tf_keras files.)
+    path = tmp_path / "teacher.keras"
+    script = (
+        "import tensorflow as tf; tf.keras.Sequential([tf.keras.Input((64,)), "
+        f"tf.keras.layers.Dense(10)]).save({str(path)!r})"
+    )
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="0", TF_CPP_MIN_LOG_LEVEL="3")
+    subprocess.run([sys.executable, "-c", script], env=env, check=True)
+    _fails_with_one_line(
+        capsys,
+        ["demo", "--dataset", "digits", "--teacher", str(path)]
+        + ["--output-dir", str(tmp_path / "out")],
+        "does not load",
+        "saved by Keras 3",
+        "without TF_USE_LEGACY_KERAS",
     )
 
 

@@ -49,9 +49,9 @@ def test_training_curves_draw_every_stage(tmp_path, monkeypatch):
     drawn = []
     original = plots._curve
 
-    def spy(ax, history, key, label, colour, offset=0):
+    def spy(ax, history, key, label, colour, offset, epochs):
         drawn.append((key, label, offset))
-        return original(ax, history, key, label, colour, offset)
+        return original(ax, history, key, label, colour, offset, epochs)
 
     monkeypatch.setattr(plots, "_curve", spy)
     histories = {
@@ -68,6 +68,15 @@ def test_training_curves_draw_every_stage(tmp_path, monkeypatch):
     assert ("val_student_loss", "labels only", 0) in drawn
     assert ("distillation_loss", "pruning", 3) in drawn
     assert ("val_accuracy", "quantization-aware", 6) in drawn
+
+
+def test_validation_every_few_epochs_is_drawn_at_the_epochs_it_ran():
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    # 6 epochs validated every 2nd (validation_freq=2), after 10 earlier epochs.
+    plots._curve(ax, {"val_accuracy": [1.0, 2.0, 3.0]}, "val_accuracy", "", "k", 10, 6)
+    assert list(ax.lines[0].get_xdata()) == [12, 14, 16]
 
 
 def test_unwritable_plot_path_raises_and_leaves_nothing(tmp_path):

@@ -38,7 +38,12 @@ def test_write_json_atomic_keeps_the_old_file_when_data_is_bad(tmp_path):
 
 def test_check_report_accepts_the_documented_shape():
     report = {"dataset": {}, "versions": {}, "elapsed_seconds": {}, "models": _models()}
+    report |= {"keras": "Keras 3", "compression": {"engine": "native"}}
     demo_report.check_report(report)
+    del report["compression"]["engine"]
+    with pytest.raises(ValueError, match="engine"):
+        demo_report.check_report(report)
+    report["compression"]["engine"] = "native"
     del report["models"][2]["gzip_bytes"]
     with pytest.raises(ValueError, match="distilled_student.*gzip_bytes"):
         demo_report.check_report(report)

@@ -2,22 +2,25 @@
 
 import numpy as np
 import pytest
-from conftest import keras3_only
-from conftest import tf_keras_only
 
+from keras_distill import _compat
 from keras_distill._compat import keras
 from keras_distill.demo import compression
 from keras_distill.demo import dataset
+from keras_distill.demo import methods
+from keras_distill.demo import run
 from keras_distill.demo import teacher as teacher_stage
 from keras_distill.demo import training
+from keras_distill.demo.config import DemoConfig
 from keras_distill.demo.config import UsageError
+from keras_distill.demo.plan import make_plan
 from keras_distill.demo.progress import EpochProgress
 from keras_distill.demo.progress import StageClock
 
 
 @pytest.fixture(scope="module")
 def digits():
-    return dataset.load_data("digits", batch_size=64)
+    return dataset.smoke_subset(dataset.load_data("digits", batch_size=64))
 
 
 def _tiny_vector_model(with_normalization=True):
@@ -56,21 +59,19 @@ def test_epoch_progress_prints_plain_lines_when_output_is_not_a_terminal(capsys)
 
 
 def test_teacher_is_trained_once_then_reused_from_the_cache(digits, tmp_path):
-    first, source = teacher_stage.get_teacher(
-        digits, cache_dir=tmp_path, epochs=1, fast=True
-    )
+    first, source = teacher_stage.get_teacher(digits, cache_dir=tmp_path, epochs=1)
     assert source == "trained"
-    (cached,) = tmp_path.glob("teacher_digits_*_1ep-fast_*.keras")
-    again, source = teacher_stage.get_teacher(
-        digits, cache_dir=tmp_path, epochs=1, fast=True
-    )
+    # The smoke subset's teacher is not the full run's: its name says how many
+    # examples it saw.
+    (cached,) = tmp_path.glob("teacher_digits_*_1ep_1280ex_*.keras")
+    again, source = teacher_stage.get_teacher(digits, cache_dir=tmp_path, epochs=1)
     assert source == "cache"
     x, _ = digits.arrays("test", 16)
     np.testing.assert_allclose(
         np.asarray(again(x)), np.asarray(first(x)), rtol=1e-5, atol=1e-5
     )
     _, source = teacher_stage.get_teacher(
-        digits, cache_dir=tmp_path, epochs=1, fast=True, retrain=True
+        digits, cache_dir=tmp_path, epochs=1, retrain=True
     )
     assert source == "trained"
     assert list(tmp_path.glob("*.keras")) == [cached]
@@ -85,29 +86,45 @@ def test_make_student_refuses_what_it_cannot_build(digits):
         training.make_student(vectors, "cnn-tiny")
 
 
-@keras3_only
-def test_compress_on_keras3_skips_tfmot_and_says_why(digits):
-    student = training.make_student(digits)
-    model, info, histories = compression.compress(student, student, digits)
-    assert model is student and histories == {}
-    assert info["pruned"] is False and info["qat"] is False
-    assert "tf_keras" in info["note"]
-
-
-@tf_keras_only
 def test_compress_keeps_the_pruned_zeros_through_qat(digits):
     """Pruning-preserving QAT keeps the zeros of a student with input Rescaling."""
     student = training.make_student(digits)
     assert isinstance(
         student.layers[1], (keras.layers.Normalization, keras.layers.Rescaling)
     )
-    model, info, histories = compression.compress(
-        student, student, digits, sparsity=0.5, epochs=2, fast=True
+    result = compression.compress(
+        student, student, digits, method=methods.get_method(None), epochs=2
     )
-    assert info["pruned"] and info["qat"]
-    assert set(histories) == {"prune", "qat"}
-    assert any(layer.name.startswith("quant_") for layer in model.layers)
-    assert compression.zero_fraction(model) == pytest.approx(0.5, abs=0.05)
+    assert result.pruned and result.qat
+    assert result.engine == ("tfmot" if _compat.LEGACY_KERAS else "native")
+    assert set(result.histories) == {"prune", "qat"}
+    assert any(layer.name.startswith("quant_") for layer in result.model.layers)
+    assert result.sparsity == pytest.approx(0.5, abs=0.05)
+    assert compression.zero_fraction(result.model) == result.sparsity
+
+
+def test_compression_distils_with_the_temperature_and_alpha_of_the_plan(
+    digits, tmp_path, monkeypatch
+):
+    """--temperature and --alpha reach every distillation, compression included."""
+    config = DemoConfig(
+        fast=True, temperature=7.0, alpha=0.3, output_dir=str(tmp_path / "out")
+    )
+    plan = make_plan(config)
+    seen = []
+    real = training.make_distiller
+
+    def spy(*args, **kwargs):
+        distiller = real(*args, **kwargs)
+        seen.append((distiller.temperature, distiller.alpha))
+        return distiller
+
+    monkeypatch.setattr(training, "make_distiller", spy)
+    student = training.make_student(digits)
+    teacher = run.TeacherResult(student, "file", 0.0)
+    run.compress(plan, digits, teacher, run.StudentResult(student, 0.0, {}))
+    # Pruning, then QAT; the Distiller keeps alpha in a float32 variable.
+    np.testing.assert_allclose(seen, [(7.0, 0.3), (7.0, 0.3)], rtol=1e-6)
 
 
 def test_student_file_is_loaded_and_checked_against_the_data(digits, tmp_path):

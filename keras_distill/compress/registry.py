@@ -1,10 +1,19 @@
-"""Checks and layer walks shared by pruning, quantization and clustering.
+"""Which engine compresses a model, and the checks and layer walks they share.
 
-TF-MOT rebuilds a model layer by layer (`keras.models.clone_model` with a
-`clone_function`), which only works for Functional and Sequential models. These
-helpers validate the student once, copy it so the caller's model is never
-modified, and wrap every layer that has weights, collecting the layers TF-MOT
-refuses so that one error can name all of them.
+keras_distill has two compression engines behind one API (`prune`, `quantize`,
+`strip_pruning`, ...), picked by the Keras that keras_distill runs on:
+
+- tf_keras (`TF_USE_LEGACY_KERAS=1`): TF-MOT (`compress/_tfmot.py`), which wraps
+  layers (`PruneLowMagnitude`, `QuantizeWrapperV2`, ...) and rebuilds the model
+  with `clone_model`, so it needs Functional or Sequential models.
+- Keras 3: our own engine (`compress/_keras3/`), because TF-MOT rejects Keras 3
+  models (tensorflow/model-optimization#1119). Pruning keeps the student's own
+  layers and masks their kernels, so it also takes subclassed models;
+  quantization-aware training rebuilds the graph with fake-quantized layers.
+
+This module knows both engines' layer policy by class name (it imports neither
+TF-MOT nor the engines): which wrappers or state a model still carries, and the
+one layer walker that `compress`, `export` and `sparsity_report` use.
 """
 
 from collections.abc import Callable
@@ -12,6 +21,9 @@ from collections.abc import Iterable
 
 from keras_distill import _compat
 from keras_distill._compat import keras
+
+TFMOT = "tfmot"
+NATIVE = "native"
 
 # TF-MOT wrappers, by class name, so that this module never imports TF-MOT.
 _OPTIMIZATION_WRAPPERS = {
@@ -23,6 +35,55 @@ _OPTIMIZATION_WRAPPERS = {
     "QuantizeWrapperV2": "quantization-aware training",
     "QuantizeAnnotate": "a quantization annotation",
 }
+_TFMOT_PRUNING = ("PruneLowMagnitude",)
+_TFMOT_QAT = ("QuantizeWrapper", "QuantizeWrapperV2", "QuantizeLayer")
+_TFMOT_MODULE = "tensorflow_model_optimization"
+# Our Keras 3 engine's state, by class name: the constraint that masks a pruned
+# kernel, and the module of its quantization-aware layers.
+_NATIVE_MASK = "MagnitudeMask"
+_NATIVE_MODULE = "keras_distill.compress._keras3"
+
+
+def engine_name() -> str:
+    """`"tfmot"` on tf_keras, `"native"` (our Keras 3 engine) on Keras 3."""
+    return TFMOT if _compat.LEGACY_KERAS else NATIVE
+
+
+def engine():
+    """The engine module for the Keras in use (imported on first use).
+
+    Both modules have the same small interface: `make_schedule`, `prune`,
+    `pruning_callbacks`, `strip_pruning`, `is_pruned`, `quantize`,
+    `is_qat_model`, and `PRUNES_SUBCLASSED`.
+    """
+    if _compat.LEGACY_KERAS:
+        from keras_distill.compress import _tfmot
+
+        return _tfmot
+    from keras_distill.compress import _keras3
+
+    return _keras3
+
+
+def is_pruned(model) -> bool:
+    """Whether `model` still carries pruning state (wrappers or kernel masks)."""
+    if any(type(layer).__name__ in _TFMOT_PRUNING for layer in walk_layers(model)):
+        return True
+    return any(
+        type(getattr(variable, "constraint", None)).__name__ == _NATIVE_MASK
+        for variable in model.weights
+    )
+
+
+def is_qat_model(model) -> bool:
+    """Whether `model` was prepared for quantization-aware training (either engine)."""
+    for layer in walk_layers(model):
+        module = type(layer).__module__
+        if module.startswith(_NATIVE_MODULE):
+            return True
+        if module.startswith(_TFMOT_MODULE) and type(layer).__name__ in _TFMOT_QAT:
+            return True
+    return False
 
 
 def is_graph_model(model) -> bool:
@@ -34,33 +95,39 @@ def is_graph_model(model) -> bool:
     return isinstance(model, keras.Sequential) or _compat.is_graph_model(model)
 
 
-def check_student(student, argname: str, action: str, allow=()) -> None:
-    """Validates a model before TF-MOT rebuilds it.
+def check_student(
+    student, argname: str, action: str, allow=(), graph_only: bool = True
+) -> None:
+    """Validates a model once, before an engine rebuilds or masks it.
 
     Args:
         student: the model to check.
         argname: the argument's name, for the messages.
         action: what is about to happen ("prune", "quantize", ...).
-        allow: names of TF-MOT wrapper classes that may stay in the model.
+        allow: what may stay in the model: TF-MOT wrapper class names, or
+            `"pruning"` for our Keras 3 engine's kernel masks. Defaults to ().
+        graph_only: bool, refuse subclassed models (the engine rebuilds the
+            model from its layer graph). Defaults to True.
 
     Raises:
         TypeError: not a model of the Keras flavour in use, or a subclassed model
-            (TF-MOT rebuilds models from their layer graph).
-        ValueError: the model is not built, or still carries wrappers of another
-            TF-MOT technique.
+            where the engine needs the layer graph.
+        ValueError: the model is not built, or still carries the wrappers or
+            masks of another compression step.
     """
     _compat.check_model(student, argname)
-    if not is_graph_model(student):
+    who = "TF-MOT" if _compat.LEGACY_KERAS else "keras_distill"
+    if graph_only and not is_graph_model(student):
         raise TypeError(
-            f"`{argname}` is a subclassed model ({type(student).__name__}); TF-MOT "
+            f"`{argname}` is a subclassed model ({type(student).__name__}); {who} "
             f"can only {action} Functional or Sequential models, because it "
             "rebuilds the model from its layer graph. Rebuild the student with "
             "`keras.Input(...)` and the functional API, or as `keras.Sequential`."
         )
-    for model in _models(student):
+    for model in _models(student) if graph_only else ():
         if model is not student and not is_graph_model(model):
             raise TypeError(
-                f"`{argname}` contains the subclassed model {model.name!r}; TF-MOT "
+                f"`{argname}` contains the subclassed model {model.name!r}; {who} "
                 f"can only {action} Functional or Sequential models. Rebuild it "
                 "with the functional API or as `keras.Sequential`."
             )
@@ -80,6 +147,18 @@ def check_student(student, argname: str, action: str, allow=()) -> None:
             f"`{argname}` still has TF-MOT wrappers: {', '.join(wrapped)}. Strip "
             f"them before you {action} it, so that only the trained weights are "
             "carried over."
+        )
+    if "pruning" not in allow and not _compat.LEGACY_KERAS and is_pruned(student):
+        raise ValueError(
+            f"`{argname}` still has pruning masks on its kernels. Call "
+            f"`strip_pruning({argname})` before you {action} it, so that only the "
+            "trained (sparse) weights are carried over."
+        )
+    if not _compat.LEGACY_KERAS and is_qat_model(student):
+        raise ValueError(
+            f"`{argname}` was already prepared for quantization-aware training. "
+            f"{action.capitalize()} the float student before `quantize`, not "
+            "after."
         )
 
 
