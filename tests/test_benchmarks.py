@@ -75,7 +75,8 @@ def test_compression_mlp_recipe_table_is_consistent_and_meets_size_targets(
         (r[0], r[1]): [number(c) for c in r[2:]]
         for r in markdown_table(out, "| student | .tflite |")
     }
-    assert len(rows) == 9
+    tflite = [f for f in os.listdir(tmp_path) if f.endswith(".tflite")]
+    assert len(rows) == len(tflite) >= 9  # one row per file written
     float_bytes = rows[("dense, distilled", "float32")][2]
     float_gzip = rows[("dense, distilled", "float32")][4]
     for (student, kind), values in rows.items():
@@ -89,10 +90,9 @@ def test_compression_mlp_recipe_table_is_consistent_and_meets_size_targets(
             assert sparsity == pytest.approx(0.8, abs=0.02), student
         if kind == "int8":
             assert ratio < 0.5, student  # 8-bit weights, a quarter plus overhead
-    assert len([f for f in os.listdir(tmp_path) if f.endswith(".tflite")]) == 9
 
     targets = dict(re.findall(r"^- (.*?): (met|MISSED)$", out, re.MULTILINE))
-    assert len(targets) == 6
+    assert len(targets) >= 6
     size = re.search(r"int8 file ([\d.]+)x float32 file \(target <= ([\d.]+)\)", out)
     assert float(size[1]) == pytest.approx(rows[("dense, distilled", "int8")][3])
     assert float(size[1]) <= float(size[2])  # the file size does not need training
