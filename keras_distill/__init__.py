@@ -22,6 +22,9 @@ quick and never imports TF-MOT.
 
 import importlib
 
+# First, before anything imports TensorFlow: for the `keras-distill` command
+# only, keeps TensorFlow's C++ start-up log off the screen (see _tf_log.py).
+from keras_distill import _tf_log  # noqa: F401
 from keras_distill import losses
 from keras_distill.distiller import Distiller
 from keras_distill.losses import KLDivergence

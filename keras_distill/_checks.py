@@ -1,60 +1,10 @@
-"""Checks of the Distiller's settings: each returns the value or raises, naming the fix.
+"""Checks of models and of the Distiller's settings, naming the fix.
 
-Used at construction and compile, and by the schedules that change the settings
-during training, so that a bad value is refused before a step runs.
+Used at construction and compile, so that a bad setting is refused before a
+step runs. Checks of plain numbers are in `keras_distill._numbers`.
 """
 
-import math
-import numbers
-
 from keras_distill._compat import keras
-
-
-def check_temperature(value, argname: str = "temperature") -> float:
-    """Returns `value` as a float if it is a finite number > 0, else raises."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"`{argname}` must be a number > 0 (typically 1 to 20), got "
-            f"{type(value).__name__}: {value!r}"
-        )
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(
-            f"`{argname}` must be a finite number > 0 (typically 1 to 20), got "
-            f"{value!r}. It divides the logits before the softmax."
-        )
-    return float(value)
-
-
-def check_int(name: str, value, low: int, hint: str = "") -> int:
-    """Returns `value` as an int if it is an integer >= `low`, else raises.
-
-    TypeError for a non-integer (a bool included), ValueError for one below
-    `low`. `hint` (e.g. "Defaults to 256.") ends both messages.
-    """
-    suffix = f" {hint}" if hint else ""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"`{name}` must be an int >= {low}, got {type(value).__name__}: "
-            f"{value!r}.{suffix}"
-        )
-    if value < low:
-        raise ValueError(f"`{name}` must be an int >= {low}, got {value!r}.{suffix}")
-    return int(value)
-
-
-def check_alpha(value, argname: str = "alpha") -> float:
-    """Returns `value` as a float if it is a number in [0, 1], else raises."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"`{argname}` must be a number in [0, 1], got {type(value).__name__}: "
-            f"{value!r}"
-        )
-    if not 0.0 <= value <= 1.0:  # also False for NaN
-        raise ValueError(
-            f"`{argname}` must be in [0, 1], got {value!r}. It weights the student "
-            "(label) loss; 1 - alpha weights the distillation loss."
-        )
-    return float(value)
 
 
 def ends_in_softmax(model) -> bool:

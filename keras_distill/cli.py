@@ -11,13 +11,16 @@ set `TF_USE_LEGACY_KERAS=1` before starting it. It never switches or restarts
 itself: the whole pipeline runs in this process on either Keras.
 
 Nothing here imports TensorFlow at module level, so `--help` and option errors
-are instant.
+are instant. TensorFlow's C++ start-up log (CUDA probing, CPU features) is
+hidden unless `--verbose` is given; keras_distill/_tf_log.py does that before
+TensorFlow loads.
 """
 
 import argparse
 import dataclasses
 import sys
 
+from keras_distill import _tf_log
 from keras_distill.demo import config as demo_config
 from keras_distill.demo import methods as demo_methods
 from keras_distill.demo.config import DemoConfig
@@ -36,6 +39,25 @@ class _Parser(argparse.ArgumentParser):
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+_VERBOSE_HELP = (
+    "Show TensorFlow's C++ log (CUDA probing, CPU features), hidden by default. "
+    "Without this flag a TF_CPP_MIN_LOG_LEVEL you set still chooses the level "
+    "(default here: 3, fatal only)."
+)
+
+
+def _add_verbose_flag(parser: argparse.ArgumentParser, default) -> None:
+    # Read from sys.argv by keras_distill/_tf_log.py before TensorFlow loads;
+    # declared here so that it is accepted and documented.
+    parser.add_argument(
+        _tf_log.VERBOSE_FLAG,
+        dest="verbose",
+        action="store_true",
+        default=default,
+        help=_VERBOSE_HELP,
+    )
 
 
 def _add_demo_options(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {_package_version()}"
     )
+    _add_verbose_flag(parser, default=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
@@ -108,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "to run everything on tf_keras with TF-MOT instead.",
     )
     demo.error = parser.error  # one-line errors for the sub-command too
+    _add_verbose_flag(demo, default=argparse.SUPPRESS)
     _add_demo_options(demo)
     return parser
 
@@ -130,7 +154,7 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
     given = {
         key: value
         for key, value in vars(args).items()
-        if key not in ("command", "config")
+        if key not in ("command", "config", "verbose")
     }
     values = {}
     source = "command line"

@@ -10,9 +10,7 @@ import tensorflow as tf
 
 from keras_distill import _compat
 from keras_distill import _loss_terms
-from keras_distill._checks import check_alpha
 from keras_distill._checks import check_augmentation
-from keras_distill._checks import check_temperature
 from keras_distill._compat import keras
 from keras_distill._compile_arguments import keras_io_loss
 from keras_distill._compile_arguments import resolve_student_loss
@@ -27,6 +25,8 @@ from keras_distill._distiller_checks import warn_if_softmax
 from keras_distill._distiller_config import compile_config
 from keras_distill._distiller_config import constructor_arguments
 from keras_distill._distiller_config import constructor_config
+from keras_distill._numbers import check_alpha
+from keras_distill._numbers import check_temperature
 from keras_distill._reduction import scale_for_distribution
 from keras_distill.teacher_cache import cached_batch
 

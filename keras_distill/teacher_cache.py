@@ -18,13 +18,13 @@ paid once, not once per epoch.
 import hashlib
 import json
 import os
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 
+from keras_distill import _atomic
 from keras_distill import _compat
-from keras_distill._checks import check_int
+from keras_distill._numbers import check_int
 
 _FORMAT = 1
 
@@ -222,17 +222,9 @@ def _load(path, fingerprint):
 
 
 def _save(path, stored, fingerprint):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temp = tempfile.mkstemp(suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            np.savez(f, fingerprint=np.asarray(fingerprint), **stored)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with _atomic.atomic_file(path) as temp, open(temp, "wb") as f:
+        np.savez(f, fingerprint=np.asarray(fingerprint), **stored)
 
 
 def _dataset(x, y, stored, batch_size, shuffle, seed):

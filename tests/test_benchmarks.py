@@ -1,11 +1,17 @@
-"""The benchmark scripts still run: each one end to end, with tiny settings.
+"""The benchmark scripts run, and the numbers they print are sane and consistent.
 
-The numbers in docs/ come from these scripts; a script that no longer runs
-would leave them unreproducible. Each runs in a subprocess (some set
-TF_USE_LEGACY_KERAS themselves) and must print its table.
+The numbers in docs/ come from these scripts; a script that no longer runs, or
+prints a table whose numbers are wrong, would leave them unreproducible. Each
+runs in a subprocess (some set TF_USE_LEGACY_KERAS themselves) with tiny
+settings; the tests parse what it prints (and the JSON it writes) and check the
+values it computed: finite, in range, consistent with each other, and the size
+targets that do not depend on training length.
 """
 
+import json
+import math
 import os
+import re
 import subprocess
 import sys
 
@@ -16,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.slow
 
 
-def run_script(name, *args, timeout=600):
+def run_script(name, *args, timeout=900):
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmarks", name), *args],
@@ -30,7 +36,29 @@ def run_script(name, *args, timeout=600):
     return result.stdout
 
 
-def test_compression_mlp_recipe_prints_every_row_and_target(tmp_path):
+def markdown_table(text, header_start):
+    """The body rows (lists of stripped cells) of the table whose header starts so."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(header_start)]
+    assert len(starts) == 1, f"one table headed {header_start!r} in:\n{text}"
+    rows = []
+    for line in lines[starts[0] + 2 :]:  # after the header and |---| lines
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def number(cell):
+    """A printed number: "1,234" -> 1234.0, "90.3 ± 0.0" -> 90.3."""
+    value = float(re.split(r"±|\+/-", cell)[0].replace(",", ""))
+    assert math.isfinite(value), cell
+    return value
+
+
+def test_compression_mlp_recipe_table_is_consistent_and_meets_size_targets(
+    tmp_path,
+):
     out = run_script(
         "compression.py",
         "--student=mlp",
@@ -43,46 +71,101 @@ def test_compression_mlp_recipe_prints_every_row_and_target(tmp_path):
         "--teacher-epochs=1",
         f"--out={tmp_path}",
     )
-    assert "Mixup(1.0) shared" in out
-    for row in (
-        "| dense, labels | float32 |",
-        "| dense, distilled | int8 |",
-        "| 80% pruned on labels (labels-trained start) | int8 |",
-        "| 80% pruned while distilling | int8 |",
-        "| 80% pruned while distilling + PQAT | int8 |",
-    ):
-        assert row in out
-    assert out.count("(target") == 6
+    rows = {
+        (r[0], r[1]): [number(c) for c in r[2:]]
+        for r in markdown_table(out, "| student | .tflite |")
+    }
     tflite = [f for f in os.listdir(tmp_path) if f.endswith(".tflite")]
-    assert len(tflite) == 9
+    assert len(rows) == len(tflite) >= 9  # one row per file written
+    float_bytes = rows[("dense, distilled", "float32")][2]
+    float_gzip = rows[("dense, distilled", "float32")][4]
+    for (student, kind), values in rows.items():
+        litert, keras_acc, size, ratio, gzip, gzip_ratio, sparsity = values
+        assert 0 <= litert <= 100 and 0 <= keras_acc <= 100, student
+        assert ratio == pytest.approx(size / float_bytes, abs=1e-3)
+        assert gzip_ratio == pytest.approx(gzip / float_gzip, abs=1e-3)
+        assert 0 < gzip <= size * 1.01
+        assert 0 <= sparsity <= 1
+        if "80% pruned" in student:
+            assert sparsity == pytest.approx(0.8, abs=0.02), student
+        if kind == "int8":
+            assert ratio < 0.5, student  # 8-bit weights, a quarter plus overhead
+
+    targets = dict(re.findall(r"^- (.*?): (met|MISSED)$", out, re.MULTILINE))
+    assert len(targets) >= 6
+    size = re.search(r"int8 file ([\d.]+)x float32 file \(target <= ([\d.]+)\)", out)
+    assert float(size[1]) == pytest.approx(rows[("dense, distilled", "int8")][3])
+    assert float(size[1]) <= float(size[2])  # the file size does not need training
+    gzip = re.search(
+        r"gzip ([\d.]+)x the float32 file's gzip \(target <= ([\d.]+)\)", out
+    )
+    assert float(gzip[1]) <= float(gzip[2])
 
 
-def test_methods_writes_its_table_and_log(tmp_path):
+def test_methods_log_and_table_hold_every_run(tmp_path):
     output = tmp_path / "methods.md"
+    methods = ("labels", "labels_mixup", "kl_mixup")
     out = run_script(
         "methods.py",
         "--epochs=1",
         "--seeds=1",
         "--datasets=digits",
-        "--methods=labels,labels_mixup,kl_mixup",
+        f"--methods={','.join(methods)}",
         f"--output={output}",
     )
     table = output.read_text()
     assert table in out
-    for method in ("labels", "labels_mixup", "kl_mixup"):
-        assert f"| digits | {method} | 1 |" in table
-    log = (tmp_path / "methods.jsonl").read_text().splitlines()
-    assert len(log) == 3
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "methods.jsonl").read_text().splitlines()
+    ]
+    assert sorted(r["method"] for r in records) == sorted(methods)
+    teacher = number(records[0]["teachers"].rstrip(" %"))
+    assert 0 <= teacher <= 100
+    rows = {r[1]: r for r in markdown_table(table, "| dataset | method |")}
+    for record in records:
+        assert record["dataset"] == "digits" and record["epochs"] == 1
+        assert 0 <= record["accuracy"] <= 1
+        assert 0 < record["seconds"] < math.inf
+        row = rows[record["method"]]
+        assert row[0] == "digits" and row[2] == "1" and row[-1] == "1"
+        assert number(row[4]) == pytest.approx(100 * record["accuracy"], abs=0.05)
 
 
-def test_export_modes_reports_every_mode():
-    out = run_script("export_modes.py", "--epochs=1")
-    for mode in ("float32", "float16", "dynamic", "int8"):
-        assert mode in out
-    assert "int8 / float32 size:" in out
+def test_export_modes_table_matches_the_reports_it_wrote(tmp_path):
+    out = run_script("export_modes.py", "--epochs=1", f"--out={tmp_path}")
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("file "))
+    rows = {}
+    for line in lines[header + 1 : header + 6]:
+        name, *values = line.split()
+        rows[name] = [number(v) for v in values]
+    assert sorted(rows) == sorted(
+        f"student_{m}.tflite"
+        for m in ("float32", "float16", "dynamic", "int8", "int8_io")
+    )
+    float_bytes = rows["student_float32.tflite"][0]
+    for name, (size, ratio, gzip, acc, delta, agree, max_diff, ms) in rows.items():
+        report = json.loads((tmp_path / name).with_suffix(".json").read_text())
+        assert size == report["file_bytes"] == (tmp_path / name).stat().st_size
+        assert ratio == pytest.approx(size / float_bytes, abs=0.005)
+        assert gzip == report["gzip_bytes"]
+        assert 0 <= acc <= 100 and acc == pytest.approx(100 * report["accuracy"])
+        assert delta == pytest.approx(
+            100 * (report["accuracy"] - report["keras_accuracy"]), abs=0.005
+        )
+        assert 0 <= agree <= 100 and max_diff >= 0 and ms > 0
+    sizes = [rows[f"student_{m}.tflite"][0] for m in ("float32", "float16", "int8")]
+    assert sizes == sorted(sizes, reverse=True)
+    summary = re.search(r"int8 / float32 size: ([\d.]+) \(target <= ([\d.]+)\)", out)
+    int8_ratio = rows["student_int8.tflite"][0] / float_bytes
+    assert float(summary[1]) == pytest.approx(int8_ratio, abs=5e-4)
+    # The issue's target is 0.3; this 44,763-weight MLP gives 0.32 at any epoch
+    # count (per-channel overhead, docs/export.md): a larger file would be news.
+    assert int8_ratio <= 0.33
 
 
-def test_speed_prints_the_ratios():
+def test_speed_tables_are_finite_and_ordered():
     out = run_script(
         "speed.py",
         "--repeats=1",
@@ -91,6 +174,16 @@ def test_speed_prints_the_ratios():
         "--teacher-hidden=16",
         "--no-memory",
     )
-    assert "floor = student + teacher_pass" in out
-    for kind in ("student", "teacher_pass", "distiller", "cached"):
-        assert f"| {kind} |" in out
+    epochs = {
+        r[0]: [number(c) for c in r[1:]] for r in markdown_table(out, "| epoch of |")
+    }
+    assert {"student", "teacher_pass", "distiller", "cached"} <= set(epochs)
+    for kind, (median, low, high, cpu, cpu_ratio) in epochs.items():
+        assert 0 < low <= median <= high, kind
+        assert cpu > 0 and cpu_ratio > 0, kind
+    assert epochs["student"][4] == pytest.approx(1.0)
+    ratios = markdown_table(out, "| ratio |")
+    assert [r[0] for r in ratios][:1] == ["distiller / floor"]
+    for row in ratios:
+        assert all(number(c) > 0 for c in row[1:-1]), row
+        assert row[-1].startswith("<= ")

@@ -1,10 +1,9 @@
 """Mixup for distillation: the same mixed batch for teacher and student."""
 
-import numbers
-
 import tensorflow as tf
 
 from keras_distill._compat import keras
+from keras_distill._numbers import check_real
 
 
 def sample_gamma(n, concentration: float, proposals: int = 16):
@@ -76,16 +75,14 @@ class Mixup:
     """
 
     def __init__(self, alpha: float = 1.0):
-        message = (
-            f"`alpha` of Mixup must be a finite number > 0, got {alpha!r}: it "
-            "is the concentration of Beta(alpha, alpha). Use 1.0 for uniform "
-            "mixing weights, 0.2 for mild mixing."
+        self.alpha = check_real(
+            "alpha",
+            alpha,
+            low=0,
+            low_inclusive=False,
+            hint="In Mixup it is the concentration of Beta(alpha, alpha): use "
+            "1.0 for uniform mixing weights, 0.2 for mild mixing.",
         )
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-            raise TypeError(message)
-        if not 0 < alpha < float("inf"):  # also False for NaN
-            raise ValueError(message)
-        self.alpha = float(alpha)
 
     def mix(self, x):
         """Mixes a batch.

@@ -26,7 +26,7 @@ import math
 import numbers
 import os
 
-from keras_distill._checks import check_int
+from keras_distill._numbers import check_int
 from keras_distill.compress import registry
 
 SCHEDULES = ("polynomial", "constant")

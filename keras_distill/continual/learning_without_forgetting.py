@@ -3,8 +3,8 @@
 import tensorflow as tf
 
 from keras_distill import _compat
-from keras_distill._checks import check_int
 from keras_distill._compat import keras
+from keras_distill._numbers import check_int
 from keras_distill.distiller import Distiller
 from keras_distill.losses.response import KLDivergence
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numbers
 
-from keras_distill._checks import check_int
+from keras_distill._numbers import check_int
+from keras_distill._numbers import check_real
 
 
 def check_batch_size(batch_size) -> int:
@@ -28,18 +29,15 @@ def check_fraction(name: str, value, *, allow_zero: bool) -> float:
 
     Raises TypeError for a non-number and ValueError for one out of range.
     """
-    interval = "[0, 1)" if allow_zero else "(0, 1)"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"`{name}` must be a number in {interval}, e.g. 0.2, got "
-            f"{type(value).__name__}: {value!r}."
-        )
-    low_ok = (value >= 0) if allow_zero else (value > 0)
-    if not (low_ok and value < 1):  # also False for NaN
-        raise ValueError(
-            f"`{name}` must be a number in {interval}, e.g. 0.2, got {value!r}."
-        )
-    return float(value)
+    return check_real(
+        name,
+        value,
+        low=0,
+        high=1,
+        low_inclusive=allow_zero,
+        high_inclusive=False,
+        hint="For example 0.2.",
+    )
 
 
 def check_image_size(image_size) -> tuple[int, int]:

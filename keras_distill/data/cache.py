@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from keras_distill import _atomic
 
 CACHE_ENV_VAR = "KERAS_DISTILL_CACHE"
 
@@ -37,20 +38,13 @@ def save_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
     """Writes `arrays` to `path` (.npz) so readers see the old file or the new one.
 
     The data goes to a temporary file in the same directory, which then replaces
-    `path` in one `os.replace`: an interrupted write never leaves a truncated cache
-    file, and concurrent writers of the same content do not corrupt each other.
+    `path` (see `keras_distill._atomic.atomic_file`): an interrupted write never
+    leaves a truncated cache file, and concurrent writers of the same content do
+    not corrupt each other.
 
     Raises:
         OSError: if the directory cannot be created or written.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
-    try:
-        with os.fdopen(fd, "wb") as tmp_file:
-            np.savez(tmp_file, **arrays)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with _atomic.atomic_file(path) as tmp, open(tmp, "wb") as tmp_file:
+        np.savez(tmp_file, **arrays)

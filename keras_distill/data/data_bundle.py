@@ -60,6 +60,8 @@ class DataBundle:
     Example:
 
     ```python
+    from keras_distill.data import load_dataset
+
     data = load_dataset("digits", batch_size=64)
     inputs = keras.Input(data.input_shape)
     x = data.preprocessing_layer()(inputs)

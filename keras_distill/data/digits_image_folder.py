@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn.datasets import load_digits as sklearn_load_digits
 
-from keras_distill._checks import check_int
+from keras_distill._numbers import check_int
 
 # The digit covers 60% to 100% of the image side; what is left is the jitter.
 _MIN_DIGIT_FRACTION = 0.6

@@ -167,7 +167,11 @@ def load_image_folder(
     Example:
 
     ```python
-    folder = make_digits_image_folder("/tmp/digits_rgb", n_per_class=20)
+    import tempfile
+
+    from keras_distill.data import make_digits_image_folder
+
+    folder = make_digits_image_folder(f"{tempfile.mkdtemp()}/digits", n_per_class=20)
     data = load_image_folder(folder, image_size=32, batch_size=16)
     data.class_names  # ('0', '1', ..., '9')
     data.input_shape  # (32, 32, 3)

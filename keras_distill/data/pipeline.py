@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
-from keras_distill._checks import check_int
+from keras_distill._numbers import check_int
 from keras_distill.data.data_bundle import DataBundle
 from keras_distill.data.input_normalization import InputNormalization
 

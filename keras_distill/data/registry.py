@@ -39,8 +39,14 @@ def register_dataset(name: str, loader: Callable[..., DataBundle]) -> None:
     Example:
 
     ```python
-    register_dataset("my_sensors", load_my_sensors)
-    data = load_dataset("my_sensors", batch_size=64)
+    def load_small_digits(batch_size=32, seed=0, test_fraction=0.5):
+        # Any function returning a DataBundle; this one reuses load_digits.
+        return load_digits(
+            batch_size=batch_size, seed=seed, test_fraction=test_fraction
+        )
+
+    register_dataset("small_digits", load_small_digits)
+    data = load_dataset("small_digits", batch_size=64, test_fraction=0.3)
     ```
     """
     if (

@@ -215,6 +215,7 @@ def load_tfds(
     Example:
 
     ```python
+    # doctest: +SKIP (needs the dataset prepared on disk with TFDS)
     data = load_tfds("mnist", data_dir="/data/tensorflow_datasets")
     data.input_shape, data.num_classes  # (28, 28, 1), 10
     ```

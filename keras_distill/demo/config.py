@@ -10,7 +10,6 @@ which Keras to load.
 """
 
 import dataclasses
-import math
 import os
 import sys
 
@@ -18,6 +17,9 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
+
+from keras_distill._numbers import check_int
+from keras_distill._numbers import check_real
 
 QUANTIZATIONS = ("int8", "float16", "dynamic")
 # Smaller images leave a CNN nothing to see after a couple of strided layers.
@@ -43,7 +45,10 @@ class DemoConfig:
     Example:
     ```python
     config = DemoConfig(dataset="digits", fast=True, output_dir="runs/digits")
-    config = load_config("demo.toml")  # the same fields, from a TOML file
+
+    with open("demo.toml", "w") as f:  # the same fields, in a TOML file
+        f.write('dataset = "digits"\\nfast = true\\noutput_dir = "runs/digits"\\n')
+    assert load_config("demo.toml") == config
     ```
     """
 
@@ -160,6 +165,18 @@ def _type_error(name, value, expected):
     )
 
 
+def _check_number(config: DemoConfig, name: str, check, *args, **kwargs) -> None:
+    """Runs a `keras_distill._numbers` check on one option, as a UsageError.
+
+    The option keeps the checked value, so a NumPy number becomes a Python one.
+    """
+    try:
+        value = check(name, getattr(config, name), *args, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise UsageError(str(err).replace(f"`{name}`", f"option {name!r}")) from None
+    setattr(config, name, value)
+
+
 def check_config(config: DemoConfig) -> None:
     """Checks every option's type and range; raises UsageError naming the option."""
     for name in ("dataset", "output_dir", "cache_dir"):
@@ -181,27 +198,22 @@ def check_config(config: DemoConfig) -> None:
         ("seed", 0),
         ("image_size", MIN_IMAGE_SIZE),
     ):
-        value = getattr(config, name)
-        if value is None and name not in ("batch_size", "seed"):
+        if getattr(config, name) is None and name not in ("batch_size", "seed"):
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise _type_error(name, value, f"an integer >= {low}")
-    for name, low, high in (("temperature", 0.0, math.inf), ("alpha", 0.0, 1.0)):
-        value = getattr(config, name)
-        if value is None:
-            continue
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok or not math.isfinite(value) or not low <= value <= high:
-            raise _type_error(name, value, f"a number in [{low}, {high}]")
-        if name == "temperature" and value == 0:
-            raise _type_error(name, value, "a number > 0")
-    sparsity = config.sparsity
-    if (
-        isinstance(sparsity, bool)
-        or not isinstance(sparsity, (int, float))
-        or not 0 <= sparsity < 1
-    ):
-        raise _type_error("sparsity", sparsity, "a number in [0, 1) (0.5 = half)")
+        _check_number(config, name, check_int, low)
+    if config.temperature is not None:
+        _check_number(config, "temperature", check_real, low=0, low_inclusive=False)
+    if config.alpha is not None:
+        _check_number(config, "alpha", check_real, low=0, high=1)
+    _check_number(
+        config,
+        "sparsity",
+        check_real,
+        low=0,
+        high=1,
+        high_inclusive=False,
+        hint="0.5 prunes half the weights.",
+    )
     if config.quantization not in QUANTIZATIONS:
         raise UsageError(
             f"option 'quantization' must be one of {', '.join(QUANTIZATIONS)}, got "

@@ -3,9 +3,9 @@
 import json
 import os
 import pathlib
-import tempfile
 import zipfile
 
+from keras_distill import _atomic
 from keras_distill import _compat
 from keras_distill._compat import keras
 from keras_distill.demo.config import UsageError
@@ -105,7 +105,7 @@ def _flavour_hint(path) -> str | None:
 
 
 def save_model_atomic(model, path: "str | os.PathLike") -> bool:
-    """Saves `model` as a `.keras` file through a temporary file and `os.replace`.
+    """Saves `model` as a `.keras` file atomically (see `_atomic.atomic_file`).
 
     A cache that cannot be written is not worth stopping the demo for: the
     reason is printed and False returned.
@@ -113,19 +113,12 @@ def save_model_atomic(model, path: "str | os.PathLike") -> bool:
     Returns:
         Whether the file was written.
     """
-    path = pathlib.Path(path)
+    path = pathlib.Path(path).absolute()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.stem}.", suffix=".keras"
-        )
-    except OSError as err:
-        print(f"  (not saved: {err.strerror} for {str(path.parent)!r})", flush=True)
+        _atomic.prepare_output_path(path, argname="cache")
+    except ValueError as err:
+        print(f"  (not saved: {one_line(err)})", flush=True)
         return False
-    os.close(fd)
-    try:
+    with _atomic.atomic_file(path, suffix=".keras") as tmp:
         model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        pathlib.Path(tmp).unlink(missing_ok=True)
     return True

@@ -11,12 +11,12 @@ import dataclasses
 import pathlib
 
 from keras_distill import _compat
+from keras_distill._atomic import prepare_output_path
 from keras_distill.compress import registry
 from keras_distill.demo import methods
 from keras_distill.demo.config import DemoConfig
 from keras_distill.demo.config import UsageError
 from keras_distill.demo.dataset import one_line
-from keras_distill.export._atomic import prepare_output_path
 
 # `--fast`: every stage, a few epochs each.
 FAST_STUDENT_EPOCHS = 2

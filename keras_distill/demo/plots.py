@@ -12,7 +12,7 @@ import pathlib
 import matplotlib.ticker
 from matplotlib.figure import Figure
 
-from keras_distill.export import _atomic
+from keras_distill import _atomic
 
 COLOURS = {
     "teacher": "#4c72b0",

@@ -14,7 +14,7 @@ import os
 import pathlib
 import platform
 
-from keras_distill.export import _atomic
+from keras_distill import _atomic
 
 MODEL_NAMES = ("teacher", "baseline_student", "distilled_student", "compressed_student")
 REQUIRED_MODEL_KEYS = ("name", "accuracy", "params")

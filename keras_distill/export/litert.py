@@ -17,7 +17,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from keras_distill import _compat
-from keras_distill._checks import check_int
+from keras_distill._numbers import check_int
 from keras_distill.export import _examples
 from keras_distill.export.report import TFLiteReport
 

@@ -2,8 +2,8 @@
 
 import os
 
+from keras_distill import _atomic
 from keras_distill import _compat
-from keras_distill.export import _atomic
 from keras_distill.export import _examples
 from keras_distill.export import litert
 from keras_distill.export import tflite

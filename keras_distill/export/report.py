@@ -5,7 +5,7 @@ import json
 import os
 import pathlib
 
-from keras_distill.export import _atomic
+from keras_distill import _atomic
 
 
 @dataclasses.dataclass

@@ -6,8 +6,8 @@ import re
 
 import tensorflow as tf
 
+from keras_distill import _atomic
 from keras_distill import _compat
-from keras_distill.export import _atomic
 from keras_distill.export.tflite import DEFAULT_DIR
 
 
@@ -44,7 +44,9 @@ def export_saved_model(model, path: "str | os.PathLike | None" = None) -> pathli
 
     Example:
 
-    >>> folder = export_saved_model(student)  # doctest: +SKIP
+    >>> folder = export_saved_model(student, "saved_models/student")
+    >>> folder.name
+    'student'
     >>> serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
     """
     _compat.check_model(model, "model")

@@ -31,10 +31,10 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
+from keras_distill import _atomic
 from keras_distill import _compat
-from keras_distill._checks import check_int
+from keras_distill._numbers import check_int
 from keras_distill.compress import registry
-from keras_distill.export import _atomic
 from keras_distill.export import _examples
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")

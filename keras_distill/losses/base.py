@@ -1,9 +1,9 @@
 """The base class every distillation loss derives from."""
 
-import numbers
 import re
 
 from keras_distill._compat import keras
+from keras_distill._numbers import check_real
 
 
 def check_weight(value, argname: str) -> float:
@@ -11,15 +11,7 @@ def check_weight(value, argname: str) -> float:
 
     TypeError for a non-number, ValueError for a negative or non-finite one.
     """
-    message = (
-        f"`{argname}` must be a finite number >= 0, got {value!r}. It weights "
-        "one term of the loss."
-    )
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(message)
-    if not 0 <= value < float("inf"):  # also False for NaN
-        raise ValueError(message)
-    return float(value)
+    return check_real(argname, value, low=0, hint="It weights one term of the loss.")
 
 
 def default_name(cls) -> str:

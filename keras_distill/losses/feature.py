@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from keras_distill._compat import keras
+from keras_distill._numbers import check_real
 from keras_distill.losses.base import DistillationLoss
 from keras_distill.losses.registry import register
 
@@ -78,7 +79,7 @@ class Hint(DistillationLoss):
 
     Example:
     ```python
-    hint = keras_distill.losses.Hint(teacher_layer="conv2", student_layer="conv1")
+    hint = keras_distill.losses.Hint(teacher_layer="block2", student_layer="block1")
     distiller = keras_distill.Distiller(
         student=student, teacher=teacher, distillation_losses=["kl", hint],
         distillation_loss_weights=[1.0, 0.5])
@@ -208,14 +209,11 @@ class AttentionTransfer(DistillationLoss):
     """
 
     def __init__(self, teacher_layer=None, student_layer=None, p=2.0, **kwargs):
-        if isinstance(p, bool) or not isinstance(p, (int, float)):
-            raise TypeError(f"`p` must be a number > 0 (usually 2), got {p!r}.")
-        if not p > 0:
-            raise ValueError(f"`p` must be a number > 0 (usually 2), got {p!r}.")
+        p = check_real("p", p, low=0, low_inclusive=False, hint="Usually 2.")
         super().__init__(
             teacher_layer=teacher_layer, student_layer=student_layer, **kwargs
         )
-        self.p = float(p)
+        self.p = p
         self._target_size = None
 
     def setup(self, teacher_shape, student_shape):

@@ -2,9 +2,9 @@
 
 import numbers
 
-from keras_distill._checks import check_alpha
-from keras_distill._checks import check_temperature
 from keras_distill._compat import keras
+from keras_distill._numbers import check_alpha
+from keras_distill._numbers import check_temperature
 from keras_distill.distiller import Distiller
 from keras_distill.losses.base import check_weight
 from keras_distill.schedules.schedule import Schedule

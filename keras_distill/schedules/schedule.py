@@ -3,8 +3,8 @@
 import math
 import numbers
 
-from keras_distill._checks import check_int
 from keras_distill._compat import keras
+from keras_distill._numbers import check_int
 
 
 def _number(value, argname):

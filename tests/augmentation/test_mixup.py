@@ -116,7 +116,7 @@ def test_xla_compatible_gamma_sampler_follows_the_gamma_distribution(concentrati
     ],
 )
 def test_mixup_refuses_a_concentration_that_is_not_positive(alpha, error):
-    with pytest.raises(error, match="`alpha` of Mixup must be a finite number"):
+    with pytest.raises(error, match="`alpha` must be a (finite )?number > 0.*Mixup"):
         Mixup(alpha)
 
 

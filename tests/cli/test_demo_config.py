@@ -83,7 +83,9 @@ def test_every_option_has_a_flag_with_help_and_the_same_default():
         assert field.name in actions, field.name
         assert actions[field.name].help, field.name
         assert field.metadata["help"] in actions[field.name].help
-    assert set(actions) - {"help", "config"} == set(demo_config.field_names())
+    assert set(actions) - {"help", "config", "verbose"} == set(
+        demo_config.field_names()
+    )
 
 
 def test_flags_override_the_config_file_which_overrides_defaults(tmp_path):

@@ -1,9 +1,13 @@
 """Atomic file writing: a reader sees the old file or the whole new one, never half.
 
-Every file keras_distill exports goes through here. The pattern: check the target
-folder is writable before any slow work starts, write to a temporary file in the
-same folder, then `os.replace` it over the target (atomic on POSIX and Windows
-when both are on one filesystem, which the same folder guarantees).
+Every file keras_distill writes goes through here: exported models and reports,
+the teacher-output cache, the data cache and the demo's cached `.keras` models.
+The pattern: check the target folder is writable before any slow work starts,
+write to a temporary file in the same folder, flush it to disk (`os.fsync`),
+give it the permissions a plain `open(path, "w")` would, then `os.replace` it
+over the target (atomic on POSIX and Windows when both are on one filesystem,
+which the same folder guarantees). A crash at any point leaves either the old
+file or none, plus at most a hidden `.name.*.tmp` file.
 """
 
 import contextlib
@@ -130,26 +134,63 @@ def _file_mode() -> int:
     return 0o666 & ~_UMASK
 
 
-def write_bytes_atomic(path: pathlib.Path, data: bytes) -> None:
-    """Writes `data` to `path` through a temporary file and `os.replace`."""
+@contextlib.contextmanager
+def atomic_file(path: "str | os.PathLike", *, suffix: str = ".tmp"):
+    """Yields a temporary file path that replaces `path` when the block succeeds.
+
+    Use it for writers that want a file name or an open file of their own
+    (`np.savez`, `model.save`); for bytes or text in memory, `write_bytes_atomic`
+    and `write_text_atomic` are shorter. The temporary file is created (empty)
+    in `path`'s folder, which must exist. When the block ends without an error
+    the file is flushed to disk, given the permissions a plain `open` would give
+    and renamed over `path`; if the block raises, it is deleted and `path` is
+    untouched.
+
+    Args:
+        path: the file to (re)place.
+        suffix: the temporary file's suffix, for writers that insist on one
+            (`model.save` needs ".keras"). Defaults to ".tmp".
+
+    Yields:
+        A `pathlib.Path` to the temporary file.
+
+    Example:
+
+    >>> import pathlib, tempfile
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "numbers.txt"
+    >>> with atomic_file(target) as tmp:
+    ...     _ = tmp.write_text("1 2 3")
+    >>> target.read_text()
+    '1 2 3'
+    """
+    path = pathlib.Path(path)
     fd, tmp_name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        dir=path.parent, prefix=f".{path.name}.", suffix=suffix
     )
+    os.close(fd)
+    tmp = pathlib.Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, _file_mode())
-        os.replace(tmp_name, path)
+        yield tmp
+        fd = os.open(tmp, os.O_RDWR)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, _file_mode())
+        os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-def write_text_atomic(path: pathlib.Path, text: str) -> None:
-    """Writes UTF-8 `text` to `path` atomically (see `write_bytes_atomic`)."""
+def write_bytes_atomic(path: "str | os.PathLike", data: bytes) -> None:
+    """Writes `data` to `path` through a temporary file and `os.replace`."""
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: "str | os.PathLike", text: str) -> None:
+    """Writes UTF-8 `text` to `path` atomically (see `atomic_file`)."""
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
