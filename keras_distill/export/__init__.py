@@ -1,5 +1,6 @@
 """Export a student to `.tflite` (and SavedModel), verified in LiteRT for Android."""
 
+from keras_distill.export.litert import measure_latency
 from keras_distill.export.litert import verify_tflite
 from keras_distill.export.litert import verify_tflite_content
 from keras_distill.export.macs import LayerMACs
@@ -29,6 +30,7 @@ __all__ = [
     "export_tflite",
     "is_qat_model",
     "macs_by_layer",
+    "measure_latency",
     "verify_tflite",
     "verify_tflite_content",
     "write_labels",

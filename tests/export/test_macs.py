@@ -124,7 +124,7 @@ def test_rejects_what_is_not_a_model():
 
 
 @pytest.mark.slow
-def test_mobilenet_v2_matches_the_papers_300M_multiply_adds():
+def test_mobilenet_v2_matches_the_papers_300m_multiply_adds():
     # Sandler et al. 2018, Table 4 and keras.applications: 300M at 224x224, 1.0.
     model = keras.applications.MobileNetV2(
         input_shape=(224, 224, 3), alpha=1.0, include_top=True, weights=None
@@ -133,7 +133,7 @@ def test_mobilenet_v2_matches_the_papers_300M_multiply_adds():
 
 
 @pytest.mark.slow
-def test_mobilenet_v3_small_matches_the_papers_56M_multiply_adds():
+def test_mobilenet_v3_small_matches_the_papers_56m_multiply_adds():
     # Howard et al. 2019, Table 3: MobileNetV3-Small 1.0, 56M MAdds (the SE
     # blocks' and hard-swish's elementwise products are not MACs).
     model = keras.applications.MobileNetV3Small(
