@@ -165,7 +165,7 @@ class TFLiteReport:
             return cls.from_dict(json.load(file))
 
     def summary(self) -> str:
-        """One line for logs and the CLI."""
+        """One line for logs and the CLI; latencies to 3 significant digits."""
         parts = [
             f"{pathlib.Path(self.path).name}: {self.quantization or '?'}",
             f"{self.file_bytes / 1024:.1f} KiB (gzip {self.gzip_bytes / 1024:.1f} KiB)",
@@ -182,10 +182,10 @@ class TFLiteReport:
         threads = sorted(int(n) for n in self.latency_ms_by_threads)
         threads = threads or [self.num_threads]
         for n in threads:
-            latency = f"{self.latency_ms(n):.3f} ms/example"
+            latency = f"{self.latency_ms(n):.3g} ms/example"
             p90 = self.latency_ms(n, "p90")
             if p90 is not None:
-                latency += f" (p90 {p90:.3f})"
+                latency += f" (p90 {p90:.3g})"
             parts.append(f"{latency} at {n} thread{'s' if n > 1 else ''}")
         return ", ".join(parts)
 
