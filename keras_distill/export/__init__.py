@@ -5,6 +5,7 @@ from keras_distill.export.litert import verify_tflite
 from keras_distill.export.litert import verify_tflite_content
 from keras_distill.export.macs import LayerMACs
 from keras_distill.export.macs import count_macs
+from keras_distill.export.macs import count_tflite_macs
 from keras_distill.export.macs import macs_by_layer
 from keras_distill.export.pipeline import export_and_verify
 from keras_distill.export.report import TFLiteReport
@@ -25,6 +26,7 @@ __all__ = [
     "check_class_names",
     "convert_tflite",
     "count_macs",
+    "count_tflite_macs",
     "export_and_verify",
     "export_saved_model",
     "export_tflite",

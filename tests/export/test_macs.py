@@ -5,10 +5,13 @@ positions x output channels x inputs per output), not from kernel shapes as the
 implementation does, so the two can disagree.
 """
 
+import numpy as np
 import pytest
 
 from keras_distill._compat import keras
+from keras_distill.export import convert_tflite
 from keras_distill.export import count_macs
+from keras_distill.export import count_tflite_macs
 from keras_distill.export import macs_by_layer
 
 
@@ -140,3 +143,44 @@ def test_mobilenet_v3_small_matches_the_papers_56m_multiply_adds():
         input_shape=(224, 224, 3), include_top=True, weights=None
     )
     assert count_macs(model) == pytest.approx(56e6, rel=0.03)
+
+
+def every_counted_layer_model():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.SeparableConv2D(6, 3, padding="same")(x)
+    x = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same")(x)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(5)(x))
+
+
+@pytest.mark.parametrize("quantization", ["float32", "int8"])
+def test_tflite_file_has_the_keras_models_macs(quantization):
+    model = every_counted_layer_model()
+    data = np.random.default_rng(0).uniform(size=(8, 8, 8, 3)).astype("float32")
+    content = convert_tflite(
+        model,
+        quantization=quantization,
+        representative_data=data if quantization == "int8" else None,
+        calibration_samples=8,
+    )
+    expected = (
+        4 * 4 * 8 * 9 * 3  # Conv2D
+        + 4 * 4 * 8 * 9  # DepthwiseConv2D
+        + 4 * 4 * 8 * 9
+        + 4 * 4 * 8 * 6  # SeparableConv2D
+        + 4 * 4 * 6 * 9 * 4  # Conv2DTranspose
+        + 8 * 8 * 4 * 5  # Dense
+    )
+    assert count_macs(model) == expected
+    assert count_tflite_macs(content) == expected
+
+
+def test_tflite_macs_reject_free_dimensions_and_bad_bytes():
+    model = keras.Sequential([keras.Input((None, 3)), keras.layers.Conv1D(2, 1)])
+    with pytest.raises(ValueError, match="free dimensions"):
+        count_tflite_macs(convert_tflite(model))
+    with pytest.raises(ValueError, match="not a valid .tflite"):
+        count_tflite_macs(b"not a flatbuffer")
