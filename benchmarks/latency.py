@@ -1,7 +1,7 @@
 """LiteRT latency, MACs and file size of an image teacher and student, float and int8.
 
 Builds, offline and untrained (`weights=None`: this measures speed, not
-accuracy), two 32x32x3 classifiers that take raw pixels 0..255:
+accuracy), two 32x32x3 (or `--size`) classifiers that take raw pixels 0..255:
 
 - `teacher`: a ResNet-style CNN (3 stages of 2 residual blocks, 32/64/128
   filters, batch norm, ReLU);
@@ -16,6 +16,7 @@ MACs and times single-example `invoke()` calls at 1 and 4 threads (XNNPACK).
     python3 benchmarks/latency.py                    # Keras 3, ~1 min
     TF_USE_LEGACY_KERAS=1 python3 benchmarks/latency.py
     python3 benchmarks/latency.py --runs 200 --json latency.json
+    python3 benchmarks/latency.py --size 96       # the same models at 96x96x3
 """
 
 import argparse
@@ -36,7 +37,7 @@ from keras_distill.export import convert_tflite  # noqa: E402
 from keras_distill.export import verify_tflite_content  # noqa: E402
 from keras_distill.export.report import format_count  # noqa: E402
 
-INPUT_SHAPE = (32, 32, 3)
+DEFAULT_SIZE = 32
 NUM_CLASSES = 10
 # The issue's targets for the int8 student at 1 thread.
 TARGET_VS_FLOAT_STUDENT = 1 / 2
@@ -55,9 +56,9 @@ def residual_block(x, filters: int, strides: int):
     return keras.layers.ReLU()(keras.layers.Add()([y, shortcut]))
 
 
-def build_teacher():
+def build_teacher(size: int = DEFAULT_SIZE):
     """A ResNet-style CNN: stem, 3 stages x 2 residual blocks, 32/64/128."""
-    inputs = keras.Input(INPUT_SHAPE)
+    inputs = keras.Input((size, size, 3))
     x = keras.layers.Rescaling(1 / 255)(inputs)
     x = keras.layers.Conv2D(32, 3, padding="same", use_bias=False)(x)
     x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
@@ -68,12 +69,12 @@ def build_teacher():
     return keras.Model(inputs, keras.layers.Dense(NUM_CLASSES)(x), name="teacher")
 
 
-def build_student():
+def build_student(size: int = DEFAULT_SIZE):
     """keras.applications.MobileNetV2 (alpha 0.35) inside a raw-pixel model."""
-    inputs = keras.Input(INPUT_SHAPE)
+    inputs = keras.Input((size, size, 3))
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)  # MobileNet's [-1, 1]
     backbone = keras.applications.MobileNetV2(
-        input_shape=INPUT_SHAPE,
+        input_shape=(size, size, 3),
         alpha=0.35,
         include_top=False,
         weights=None,
@@ -89,19 +90,21 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=10, help="untimed calls")
     parser.add_argument("--threads", default="1,4", help="thread counts, with 1")
     parser.add_argument("--calibration-samples", type=int, default=100)
+    parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="input side")
     parser.add_argument("--json", help="also write the reports to this file")
     return parser.parse_args(argv)
 
 
 def measure(args):
     rng = np.random.default_rng(0)
-    pixels = rng.uniform(0, 255, (max(args.calibration_samples, 64), *INPUT_SHAPE))
+    count = max(args.calibration_samples, 64)
+    pixels = rng.uniform(0, 255, (count, args.size, args.size, 3))
     pixels = pixels.astype("float32")
     threads = tuple(int(n) for n in args.threads.split(","))
     reports = []
     for build in (build_teacher, build_student):
         keras.utils.set_random_seed(0)
-        model = build()
+        model = build(args.size)
         for mode in ("float32", "int8"):
             content = convert_tflite(
                 model,
@@ -151,7 +154,8 @@ def print_table(reports, threads):
 def main(argv=None):
     args = parse_args(argv)
     print(
-        f"Keras flavour: {_compat.flavour_name()}; {platform.processor() or '?'}, "
+        f"Keras flavour: {_compat.flavour_name()}; {args.size}x{args.size}x3 "
+        f"input; {platform.processor() or '?'}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
         f"{args.runs} timed runs after {args.warmup} warm-up, median and p90"
     )
