@@ -3,7 +3,8 @@
 What an Android app will run is the file, not the Keras model, so every number
 in the report comes from `ai_edge_litert.interpreter.Interpreter` running that
 file on raw examples: accuracy, agreement with Keras, size, gzip size and
-single-example latency.
+single-example latency (median and 90th percentile at 1 and 4 threads, through
+XNNPACK, LiteRT's default CPU delegate).
 """
 
 import gzip
@@ -19,11 +20,13 @@ from ai_edge_litert.interpreter import Interpreter
 from keras_distill import _compat
 from keras_distill._numbers import check_int
 from keras_distill.export import _examples
+from keras_distill.export.macs import count_macs
 from keras_distill.export.report import TFLiteReport
 
 DEFAULT_LATENCY_RUNS = 50
 DEFAULT_BATCH_SIZE = 256
-_WARMUP_RUNS = 5
+DEFAULT_WARMUP_RUNS = 5
+DEFAULT_LATENCY_THREADS = (1, 4)
 
 
 def _positive_int(value, argname: str, default: int) -> int:
@@ -95,8 +98,47 @@ def _run_all(interpreter: Interpreter, x: np.ndarray, batch_size: int) -> np.nda
     return _from_output(np.concatenate(outputs), out_detail)
 
 
-def _median_latency_ms(content: bytes, example: np.ndarray, runs: int, threads: int):
-    """Median time of one single-example call: set input, invoke, read output."""
+def _check_threads(value, argname: str) -> tuple[int, ...]:
+    hint = f"Defaults to {DEFAULT_LATENCY_THREADS}."
+    if isinstance(value, (int, str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(
+            f"`{argname}` must be a sequence of thread counts, e.g. (1, 4), got "
+            f"{type(value).__name__}: {value!r}. {hint}"
+        )
+    threads = tuple(check_int(argname, t, 1, hint=hint) for t in value)
+    if not threads or len(set(threads)) != len(threads):
+        raise ValueError(
+            f"`{argname}` must hold distinct thread counts, got {value!r}. {hint}"
+        )
+    return threads
+
+
+def check_latency_threads(value) -> tuple[int, ...]:
+    """Checks `latency_threads` of a verification: distinct ints >= 1, with 1."""
+    threads = _check_threads(value, "latency_threads")
+    if 1 not in threads:
+        raise ValueError(
+            f"`latency_threads` must include 1, got {value!r}: the report's "
+            "`latency_ms_median` is the 1-thread median. Pass e.g. (1, 4)."
+        )
+    return threads
+
+
+def _uses_xnnpack(interpreter: Interpreter) -> bool | None:
+    """Whether the default delegate (XNNPACK on CPU) took over some ops.
+
+    A delegated subgraph shows up as a node named DELEGATE. The method is
+    private in ai_edge_litert, so None when it is gone.
+    """
+    try:
+        ops = interpreter._get_ops_details()
+    except AttributeError:
+        return None
+    return any(op.get("op_name") == "DELEGATE" for op in ops)
+
+
+def _latency_interpreter(content: bytes, example: np.ndarray, threads: int):
+    """An interpreter ready for single-example calls, and the input it takes."""
     interpreter = Interpreter(model_content=content, num_threads=threads)
     detail = interpreter.get_input_details()[0]
     if _signature(detail)[0] is None:
@@ -104,16 +146,99 @@ def _median_latency_ms(content: bytes, example: np.ndarray, runs: int, threads: 
     else:  # a fixed batch: time the whole batch, as the app would run it
         example = np.repeat(example, _signature(detail)[0], axis=0)
     interpreter.allocate_tensors()
-    out_index = interpreter.get_output_details()[0]["index"]
-    times = []
-    for i in range(_WARMUP_RUNS + runs):
-        start = time.perf_counter()
-        interpreter.set_tensor(detail["index"], example)
-        interpreter.invoke()
-        interpreter.get_tensor(out_index)
-        if i >= _WARMUP_RUNS:
-            times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000.0)
+    detail = interpreter.get_input_details()[0]
+    return interpreter, detail, _to_input(example, detail)
+
+
+def measure_latency(
+    content: bytes,
+    example=None,
+    *,
+    threads=DEFAULT_LATENCY_THREADS,
+    runs: int = DEFAULT_LATENCY_RUNS,
+    warmup_runs: int = DEFAULT_WARMUP_RUNS,
+) -> dict[int, dict[str, float]]:
+    """Median and 90th-percentile latency of one example, at each thread count.
+
+    Each thread count gets its own `Interpreter(num_threads=n)` with LiteRT's
+    default op resolver, which hands the ops it supports to the XNNPACK
+    delegate (the default CPU backend, as on Android); XNNPACK runs them on a
+    pool of `n` threads. Every interpreter first runs `warmup_runs` untimed
+    calls; then the timed calls are interleaved (one call per thread count in
+    turn), so a busy machine slows every thread count alike.
+    `time.perf_counter` brackets `invoke()` only: setting the input and reading
+    the output are outside the timing. A file with a fixed batch axis is timed
+    on a whole batch.
+
+    On a machine with fewer cores than threads (or cores busy with other
+    work), more threads cannot help and often hurt: report what you measure.
+
+    Args:
+        content: the bytes of a `.tflite` file with one input.
+        example: one raw example `(1, ...)` (float, or int for integer inputs;
+            quantized here for an int8 input). Defaults to None, zeros of the
+            input's shape (latency of these kernels does not depend on values).
+        threads: the thread counts to time, each an int >= 1. Defaults to
+            (1, 4).
+        runs: timed calls per thread count. Defaults to 50.
+        warmup_runs: untimed calls per thread count before timing. Defaults
+            to 5.
+
+    Returns:
+        `{threads: {"median": ms, "p90": ms}}`, in milliseconds.
+
+    Raises:
+        ValueError: not a valid `.tflite` file; an `example` of the wrong
+            shape; thread counts that repeat or are < 1; `runs` < 1;
+            `warmup_runs` < 0.
+        TypeError: counts that are not ints.
+
+    Example:
+
+    >>> measure_latency(convert_tflite(student), runs=100)  # doctest: +SKIP
+    {1: {'median': 0.051, 'p90': 0.068}, 4: {'median': 0.072, 'p90': 1.509}}
+    """
+    threads = _check_threads(threads, "threads")
+    runs = _positive_int(runs, "runs", DEFAULT_LATENCY_RUNS)
+    warmup_runs = check_int(
+        "warmup_runs", warmup_runs, 0, hint=f"Defaults to {DEFAULT_WARMUP_RUNS}."
+    )
+    probe = _interpreter(content, 1, "`content`")
+    in_detail = probe.get_input_details()[0]
+    if example is None:
+        shape = [1 if d is None else d for d in _signature(in_detail)]
+        dtype = np.float32 if _is_quantized(in_detail) else in_detail["dtype"]
+        example = np.zeros([1, *shape[1:]], dtype=dtype)
+    example = np.asarray(example)
+    expected = _signature(in_detail)[1:]
+    if (
+        len(example.shape) != len(expected) + 1
+        or example.shape[0] != 1
+        or any(e is not None and e != d for e, d in zip(expected, example.shape[1:]))
+    ):
+        raise ValueError(
+            f"`example` has shape {example.shape}; the file takes one example "
+            f"of shape {(1, *expected)}."
+        )
+    timers = [_latency_interpreter(content, example, n) for n in threads]
+    for interpreter, detail, value in timers:
+        interpreter.set_tensor(detail["index"], value)
+        for _ in range(warmup_runs):
+            interpreter.invoke()
+    times = [[] for _ in threads]
+    for _ in range(runs):
+        for (interpreter, detail, value), samples in zip(timers, times):
+            interpreter.set_tensor(detail["index"], value)
+            start = time.perf_counter()
+            interpreter.invoke()
+            samples.append(time.perf_counter() - start)
+    return {
+        n: {
+            "median": float(np.median(samples) * 1000.0),
+            "p90": float(np.percentile(samples, 90) * 1000.0),
+        }
+        for n, samples in zip(threads, times)
+    }
 
 
 def _check_keras_model(keras_model, input_shape, num_classes):
@@ -145,6 +270,8 @@ def verify_tflite_content(
     latency_runs: int = DEFAULT_LATENCY_RUNS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     num_threads: int = 1,
+    latency_threads=DEFAULT_LATENCY_THREADS,
+    warmup_runs: int = DEFAULT_WARMUP_RUNS,
 ) -> TFLiteReport:
     """Like `verify_tflite`, on the bytes of a `.tflite` file not yet written.
 
@@ -153,6 +280,10 @@ def verify_tflite_content(
     only fill the report.
     """
     latency_runs = _positive_int(latency_runs, "latency_runs", DEFAULT_LATENCY_RUNS)
+    latency_threads = check_latency_threads(latency_threads)
+    warmup_runs = check_int(
+        "warmup_runs", warmup_runs, 0, hint=f"Defaults to {DEFAULT_WARMUP_RUNS}."
+    )
     batch_size = _positive_int(batch_size, "batch_size", DEFAULT_BATCH_SIZE)
     num_threads = _positive_int(num_threads, "num_threads", 1)
     interpreter = _interpreter(content, num_threads, f"{str(path)!r}")
@@ -189,6 +320,13 @@ def verify_tflite_content(
 
     logits = _run_all(interpreter, _to_input(x, in_detail), batch_size)
     predicted = logits.argmax(axis=1)
+    latency = measure_latency(
+        content,
+        x[:1],
+        threads=latency_threads,
+        runs=latency_runs,
+        warmup_runs=warmup_runs,
+    )
     report = TFLiteReport(
         path=str(path),
         quantization=quantization,
@@ -200,11 +338,13 @@ def verify_tflite_content(
         accuracy=None if labels is None else float(np.mean(predicted == labels)),
         file_bytes=len(content),
         gzip_bytes=len(gzip.compress(content, compresslevel=9, mtime=0)),
-        latency_ms_median=_median_latency_ms(
-            content, _to_input(x[:1], in_detail), latency_runs, num_threads
-        ),
+        latency_ms_median=latency[1]["median"],
         latency_runs=latency_runs,
         num_threads=num_threads,
+        latency_ms_p90=latency[1]["p90"],
+        latency_ms_by_threads={str(n): stats for n, stats in latency.items()},
+        warmup_runs=warmup_runs,
+        xnnpack=_uses_xnnpack(interpreter),
         labels_path=None if labels_path is None else str(labels_path),
         keras_flavour=_compat.FLAVOUR,
         tensorflow_version=tf.__version__,
@@ -219,6 +359,10 @@ def verify_tflite_content(
         report.max_abs_logit_diff = float(np.max(np.abs(logits - keras_logits)))
         if labels is not None:
             report.keras_accuracy = float(np.mean(keras_predicted == labels))
+        try:
+            report.macs = count_macs(keras_model)
+        except ValueError:  # free spatial dimensions: no fixed count
+            report.macs = None
     return report
 
 
@@ -232,6 +376,8 @@ def verify_tflite(
     latency_runs: int = DEFAULT_LATENCY_RUNS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     num_threads: int = 1,
+    latency_threads=DEFAULT_LATENCY_THREADS,
+    warmup_runs: int = DEFAULT_WARMUP_RUNS,
 ) -> TFLiteReport:
     """Runs a `.tflite` classifier in LiteRT and reports accuracy, size and speed.
 
@@ -247,16 +393,21 @@ def verify_tflite(
         y: labels, sparse `(N,)` or one-hot `(N, classes)`; None for no
             accuracy (or when `x` yields them). Defaults to None.
         keras_model: the Keras model the file came from, to report its accuracy,
-            top-1 agreement and the largest logit difference on the same
-            examples. Defaults to None.
+            top-1 agreement, the largest logit difference on the same examples
+            and its MACs per example (`count_macs`). Defaults to None.
         quantization: the mode the file was converted with, recorded in the
             report. Defaults to None.
-        latency_runs: single-example calls timed for the median (after 5
-            warm-up calls). Defaults to 50.
+        latency_runs: single-example calls timed per thread count, for the
+            median and 90th percentile (see `measure_latency`). Defaults to 50.
         batch_size: examples per interpreter call during evaluation. Defaults
             to 256.
-        num_threads: interpreter CPU threads; 1 gives the steadiest latency.
-            Defaults to 1.
+        num_threads: interpreter CPU threads for the evaluation run (accuracy
+            and agreement). Defaults to 1.
+        latency_threads: the thread counts latency is timed at, XNNPACK
+            running each on that many threads; must include 1, the thread count
+            of `latency_ms_median`. Defaults to (1, 4).
+        warmup_runs: untimed calls per thread count before timing. Defaults
+            to 5.
 
     Returns:
         A `TFLiteReport`.
@@ -264,9 +415,12 @@ def verify_tflite(
     Raises:
         FileNotFoundError: `path` does not exist.
         ValueError: not a valid classifier `.tflite` file; examples or labels
-            of the wrong shape; a `keras_model` that does not match the file.
+            of the wrong shape; a `keras_model` that does not match the file;
+            `latency_threads` without 1 or with repeats; counts below 1
+            (`warmup_runs` below 0).
         TypeError: examples or labels of the wrong dtype; `latency_runs`,
-            `batch_size` or `num_threads` that is not an int.
+            `batch_size`, `num_threads`, `warmup_runs` or a thread count that
+            is not an int.
 
     Example:
 
@@ -287,4 +441,6 @@ def verify_tflite(
         latency_runs=latency_runs,
         batch_size=batch_size,
         num_threads=num_threads,
+        latency_threads=latency_threads,
+        warmup_runs=warmup_runs,
     )

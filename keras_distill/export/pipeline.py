@@ -26,6 +26,8 @@ def export_and_verify(
     calibration_samples: int = tflite.DEFAULT_CALIBRATION_SAMPLES,
     latency_runs: int = litert.DEFAULT_LATENCY_RUNS,
     num_threads: int = 1,
+    latency_threads=litert.DEFAULT_LATENCY_THREADS,
+    warmup_runs: int = litert.DEFAULT_WARMUP_RUNS,
 ) -> TFLiteReport:
     """Exports a student to `.tflite`, verifies it in LiteRT, and writes its report.
 
@@ -60,13 +62,17 @@ def export_and_verify(
             False.
         calibration_samples: examples drawn from `representative_data`.
             Defaults to 200.
-        latency_runs: single-example calls timed for the median latency.
-            Defaults to 50.
-        num_threads: LiteRT CPU threads for evaluation and timing. Defaults
-            to 1.
+        latency_runs: single-example calls timed per thread count, for the
+            median and 90th-percentile latency. Defaults to 50.
+        num_threads: LiteRT CPU threads for the evaluation run. Defaults to 1.
+        latency_threads: thread counts to time latency at (XNNPACK on that
+            many threads); must include 1. Defaults to (1, 4).
+        warmup_runs: untimed calls per thread count before timing. Defaults
+            to 5.
 
     Returns:
-        The `TFLiteReport` (also saved as the JSON file).
+        The `TFLiteReport` (also saved as the JSON file), with the model's
+        MACs per example in `macs`.
 
     Raises:
         ValueError: a missing `x_eval`, bad class names, an unwritable `path`,
@@ -91,6 +97,7 @@ def export_and_verify(
     if path is None:
         path = tflite.default_tflite_path(model, quantization)
     target = _atomic.resolve_output_path(path, argname="path", suffix=".tflite")
+    litert.check_latency_threads(latency_threads)
     representative = tflite.prepare_conversion(
         model, quantization, representative_data, int8_io, calibration_samples
     )
@@ -130,6 +137,8 @@ def export_and_verify(
             labels_path=labels_path,
             latency_runs=latency_runs,
             num_threads=num_threads,
+            latency_threads=latency_threads,
+            warmup_runs=warmup_runs,
         )
         _atomic.write_bytes_atomic(target, content)
         report.save_json(target.with_suffix(".json"))

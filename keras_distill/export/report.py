@@ -32,10 +32,12 @@ class TFLiteReport:
         file_bytes: the file's size.
         gzip_bytes: its size gzipped at level 9; what a download costs, and what
             pruning buys (zeros compress, the raw file does not shrink).
-        latency_ms_median: median wall time of one single-example call
-            (set input, invoke, read output) on the host CPU, in milliseconds.
-        latency_runs: how many timed calls the median is over.
-        num_threads: the interpreter's CPU threads.
+        latency_ms_median: median wall time of one single-example `invoke()`
+            at 1 thread on the host CPU, in milliseconds (reports written
+            before `latency_ms_by_threads` existed timed set input, invoke and
+            read output at `num_threads`).
+        latency_runs: how many timed calls each latency is over.
+        num_threads: the interpreter's CPU threads for the evaluation run.
         keras_accuracy: the Keras model's accuracy on the same examples, when a
             Keras model was given; None otherwise.
         top1_agreement: the fraction of examples where the file and the Keras
@@ -46,6 +48,18 @@ class TFLiteReport:
         keras_flavour: `"keras3"` or `"tf_keras"`.
         tensorflow_version: the TensorFlow that converted the file.
         litert_version: the `ai-edge-litert` that ran it.
+        latency_ms_p90: 90th percentile of the same 1-thread calls as
+            `latency_ms_median`; None in older reports.
+        latency_ms_by_threads: `{"1": {"median": ms, "p90": ms}, "4": {...}}`,
+            one entry per thread count timed (JSON keys are strings; read it
+            with `latency_ms(threads, stat)`); empty in older reports.
+        warmup_runs: untimed calls before timing, per thread count; None in
+            older reports (which used 5).
+        xnnpack: True when LiteRT's default CPU delegate, XNNPACK, ran (some
+            of) the file's ops, as it does on Android; None if unknown.
+        macs: multiply-accumulates per example of the Keras model the file came
+            from (`count_macs`); None without a Keras model or with free
+            spatial dimensions.
     """
 
     path: str
@@ -68,6 +82,43 @@ class TFLiteReport:
     keras_flavour: str = ""
     tensorflow_version: str = ""
     litert_version: str = ""
+    latency_ms_p90: float | None = None
+    latency_ms_by_threads: dict[str, dict[str, float]] = dataclasses.field(
+        default_factory=dict
+    )
+    warmup_runs: int | None = None
+    xnnpack: bool | None = None
+    macs: int | None = None
+
+    def latency_ms(self, threads: int = 1, stat: str = "median") -> float | None:
+        """One latency of the report, in milliseconds.
+
+        Args:
+            threads: the thread count. Defaults to 1.
+            stat: `"median"` or `"p90"`. Defaults to `"median"`.
+
+        Returns:
+            The latency, or None when it was not measured at `threads`. A
+            report from before `latency_ms_by_threads` gives its
+            `latency_ms_median` at its `num_threads`, and no p90.
+
+        Raises:
+            ValueError: `stat` is neither `"median"` nor `"p90"`.
+
+        Example:
+
+        >>> report.latency_ms(4, "p90")  # doctest: +SKIP
+        0.52
+        """
+        if stat not in ("median", "p90"):
+            raise ValueError(f"`stat` must be 'median' or 'p90', got {stat!r}.")
+        stats = self.latency_ms_by_threads.get(str(threads))
+        if stats is not None:
+            return stats[stat]
+        if not self.latency_ms_by_threads and threads == self.num_threads:
+            # An older report timed only at `num_threads`, without p90.
+            return self.latency_ms_median if stat == "median" else None
+        return None
 
     def to_dict(self) -> dict:
         """The report as a JSON-ready dict."""
@@ -114,7 +165,7 @@ class TFLiteReport:
             return cls.from_dict(json.load(file))
 
     def summary(self) -> str:
-        """One line for logs and the CLI."""
+        """One line for logs and the CLI; latencies to 3 significant digits."""
         parts = [
             f"{pathlib.Path(self.path).name}: {self.quantization or '?'}",
             f"{self.file_bytes / 1024:.1f} KiB (gzip {self.gzip_bytes / 1024:.1f} KiB)",
@@ -126,8 +177,31 @@ class TFLiteReport:
             parts.append(accuracy)
         if self.top1_agreement is not None:
             parts.append(f"top-1 agreement {100 * self.top1_agreement:.2f}%")
-        parts.append(f"{self.latency_ms_median:.3f} ms/example")
+        if self.macs is not None:
+            parts.append(f"{format_count(self.macs)} MACs")
+        threads = sorted(int(n) for n in self.latency_ms_by_threads)
+        threads = threads or [self.num_threads]
+        for n in threads:
+            latency = f"{self.latency_ms(n):.3g} ms/example"
+            p90 = self.latency_ms(n, "p90")
+            if p90 is not None:
+                latency += f" (p90 {p90:.3g})"
+            parts.append(f"{latency} at {n} thread{'s' if n > 1 else ''}")
         return ", ".join(parts)
+
+
+def format_count(value: int) -> str:
+    """A count with 3 significant digits and an SI suffix: 2368 -> "2.37K".
+
+    Example:
+
+    >>> format_count(300_774_272)
+    '301M'
+    """
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{suffix}"
+    return str(value)
 
 
 def check_class_names(class_names, num_classes: int | None = None) -> list[str]:

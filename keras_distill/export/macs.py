@@ -1,0 +1,290 @@
+"""Multiply-accumulate operations (MACs) of a Keras model, per example.
+
+MACs are what "300M multiply-adds" means in the MobileNetV2 paper: one
+multiplication and the addition that accumulates it. They are computed from the
+layers' kernel shapes and the shapes their calls produced, without running the
+model, so the figure is exact for the layers below and the same on Keras 3 and
+tf_keras:
+
+- `Dense`: `positions * prod(kernel shape)`, the kernel being
+  `(in_features, units)` and positions the product of the output's axes
+  between batch and features (1 for a `(batch, units)` output).
+- `Conv1D/2D/3D`: `output positions * prod(kernel shape)`, the kernel being
+  `(*kernel_size, in_channels / groups, filters)`.
+- `DepthwiseConv1D/2D`: `output positions * prod(kernel shape)`, the kernel
+  being `(*kernel_size, in_channels, depth_multiplier)`.
+- `SeparableConv1D/2D`: `output positions * (prod(depthwise kernel) +
+  prod(pointwise kernel))`.
+- `Conv1D/2D/3DTranspose`: `input positions * prod(kernel shape)`: every input
+  position meets the whole kernel.
+
+Biases, batch normalization, activations, pooling, additions and the like count
+0: they are additions or one multiplication per value, far fewer than the layers
+above in a CNN. A layer with weights that none of the rows covers (an LSTM,
+`MultiHeadAttention`, `EinsumDense`, a custom layer) also counts 0, and
+`macs_by_layer` marks it `counted=False`, so a table can say what is missing.
+"""
+
+import dataclasses
+import math
+
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import OpResolverType
+
+from keras_distill import _compat
+from keras_distill._compat import keras
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerMACs:
+    """The MACs of one layer, summed over its calls in the model.
+
+    Attributes:
+        name: the layer's path, nested models joined by `/` (e.g.
+            `"mobilenetv2_1.00_224/Conv1"`).
+        class_name: the layer's class, e.g. `"DepthwiseConv2D"`.
+        macs: multiply-accumulates per example.
+        counted: False for a layer with weights whose MACs this module does not
+            know; its `macs` is 0 and the total is a lower bound.
+    """
+
+    name: str
+    class_name: str
+    macs: int
+    counted: bool = True
+
+
+def _layer_classes(*names: str) -> tuple:
+    return tuple(
+        cls for cls in (getattr(keras.layers, name, None) for name in names) if cls
+    )
+
+
+# Checked in this order: on tf_keras, Conv2DTranspose subclasses Conv2D.
+_TRANSPOSE = _layer_classes("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+_SEPARABLE = _layer_classes("SeparableConv1D", "SeparableConv2D")
+_DEPTHWISE = _layer_classes("DepthwiseConv1D", "DepthwiseConv2D")
+_CONV = _layer_classes("Conv1D", "Conv2D", "Conv3D")
+# Layers with weights that do no multiply-accumulate worth counting.
+_NO_MACS = _layer_classes(
+    "BatchNormalization",
+    "LayerNormalization",
+    "GroupNormalization",
+    "UnitNormalization",
+    "Normalization",
+    "Embedding",
+    "PReLU",
+)
+
+
+def _flat_shapes(tensors) -> list[tuple]:
+    return [tuple(t.shape) for t in tf.nest.flatten(tensors)]
+
+
+def _calls(layer) -> list[tuple[tuple, tuple]]:
+    """(input shape, output shape) of every call of `layer` in a model graph."""
+    calls = []
+    for node in getattr(layer, "_inbound_nodes", []):
+        inputs, outputs = _flat_shapes(node.input_tensors), _flat_shapes(node.outputs)
+        if inputs and outputs:
+            calls.append((inputs[0], outputs[0]))
+    return calls
+
+
+def _positions(shape: tuple, data_format: str | None, path: str) -> int:
+    """Product of the spatial axes (or all non-feature axes for Dense)."""
+    axes = shape[2:] if data_format == "channels_first" else shape[1:-1]
+    if any(d is None for d in axes):
+        raise ValueError(
+            f"Layer {path!r} has the free spatial dimensions {shape}; MACs need "
+            "fixed ones. Build the model with a fixed input shape, e.g. "
+            "`keras.Input((32, 32, 3))`."
+        )
+    return math.prod(int(d) for d in axes)
+
+
+def _size(weight) -> int:
+    return math.prod(int(d) for d in weight.shape)
+
+
+def _macs_of_call(layer, input_shape, output_shape, path) -> int | None:
+    """MACs of one call, or None for a layer with weights we do not count."""
+    data_format = getattr(layer, "data_format", None)
+    if isinstance(layer, _TRANSPOSE):
+        return _positions(input_shape, data_format, path) * _size(layer.kernel)
+    if isinstance(layer, _SEPARABLE):
+        kernels = _size(layer.depthwise_kernel) + _size(layer.pointwise_kernel)
+        return _positions(output_shape, data_format, path) * kernels
+    if isinstance(layer, _DEPTHWISE):
+        # tf_keras names it `depthwise_kernel`, Keras 3 `kernel`.
+        kernel = getattr(layer, "depthwise_kernel", None)
+        if kernel is None:
+            kernel = layer.kernel
+        return _positions(output_shape, data_format, path) * _size(kernel)
+    if isinstance(layer, _CONV):
+        return _positions(output_shape, data_format, path) * _size(layer.kernel)
+    if isinstance(layer, keras.layers.Dense):
+        return _positions(output_shape, None, path) * _size(layer.kernel)
+    if isinstance(layer, _NO_MACS) or not layer.weights:
+        return 0
+    return None
+
+
+def _walk(layer, path: str, rows: list, calls=None) -> None:
+    if isinstance(layer, keras.Model) and getattr(layer, "layers", None):
+        for inner in layer.layers:
+            _walk(inner, f"{path}/{inner.name}" if path else inner.name, rows)
+        return
+    calls = _calls(layer) if calls is None else calls
+    if isinstance(layer, keras.layers.Wrapper) and not isinstance(
+        layer, keras.layers.Bidirectional
+    ):
+        # Pruning and QAT wrappers (TF-MOT) compute what the wrapped layer does.
+        _walk(layer.layer, path, rows, calls)
+        return
+    total, counted = 0, True
+    for input_shape, output_shape in calls:
+        macs = _macs_of_call(layer, input_shape, output_shape, path)
+        if macs is None:
+            counted = False
+        else:
+            total += macs
+    rows.append(LayerMACs(path, type(layer).__name__, int(total), counted))
+
+
+def macs_by_layer(model) -> list[LayerMACs]:
+    """The multiply-accumulates per example of each layer of a Keras model.
+
+    Use it to see where a model spends its compute, or which layers
+    `count_macs` could not count. Nested models (e.g. a
+    `keras.applications.MobileNetV2` inside a Functional model) are opened, and
+    each inner layer is listed under its path. A layer called several times
+    (shared weights) counts every call.
+
+    Args:
+        model: a built Keras model (Functional, or Sequential with an `Input`)
+            with a fixed input shape apart from the batch axis.
+
+    Returns:
+        One `LayerMACs` per layer, in model order (nested layers in place of
+        their model).
+
+    Raises:
+        TypeError: `model` is not a Keras model of the flavour in use.
+        ValueError: `model` is None, or a counted layer has free spatial
+            dimensions.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)),
+    ...                           keras.layers.Conv2D(4, 3, padding="same")])
+    >>> [row.macs for row in macs_by_layer(model)]  # doctest: +SKIP
+    [6912]
+    """
+    _compat.check_model(model, "model")
+    rows: list[LayerMACs] = []
+    for layer in model.layers:
+        _walk(layer, layer.name, rows)
+    return rows
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulate operations (MACs) of one example through a Keras model.
+
+    MACs are the usual measure of a model's compute ("300M multiply-adds" for
+    MobileNetV2 at 224x224): one multiplication and its accumulation. `Dense`,
+    `Conv1D/2D/3D`, `DepthwiseConv1D/2D`, `SeparableConv1D/2D` and
+    `Conv1D/2D/3DTranspose` are counted from their kernel shapes and the shapes
+    of their calls; every other layer counts 0 (see `macs_by_layer` for the
+    list, and the module docstring for the formulas). The count does not depend
+    on quantization: an int8 file does the same MACs in int8.
+
+    Args:
+        model: a built Keras model (Functional, or Sequential with an `Input`;
+            nested models are opened) with a fixed input shape apart from the
+            batch axis.
+
+    Returns:
+        The MACs per example, an int.
+
+    Raises:
+        TypeError: `model` is not a Keras model of the flavour in use.
+        ValueError: `model` is None, or a counted layer has free spatial
+            dimensions.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32),
+    ...                           keras.layers.Dense(10)])
+    >>> count_macs(model)  # doctest: +SKIP
+    2368
+    """
+    return sum(row.macs for row in macs_by_layer(model))
+
+
+# op name -> (index of the weights input, whether positions come from the input)
+_TFLITE_MAC_OPS = {
+    "CONV_2D": (1, False),
+    "CONV_3D": (1, False),
+    "DEPTHWISE_CONV_2D": (1, False),
+    "FULLY_CONNECTED": (1, False),
+    "TRANSPOSE_CONV": (1, True),
+}
+
+
+def count_tflite_macs(content: bytes) -> int:
+    """Multiply-accumulates of one example through a `.tflite` file, from its ops.
+
+    The same counting as `count_macs`, read from the file: `CONV_2D`,
+    `CONV_3D`, `DEPTHWISE_CONV_2D`, `FULLY_CONNECTED` and `TRANSPOSE_CONV`
+    count output (input, for `TRANSPOSE_CONV`) positions times the size of
+    their weights tensor; other ops count 0. Use it for a file whose Keras
+    model is gone, or to check that conversion kept the compute: float32,
+    float16 and int8 files of one model give the same count, equal to
+    `count_macs` of the model when the converter does not fold layers away.
+
+    Args:
+        content: the bytes of a `.tflite` file with one input; a free batch
+            axis is set to 1.
+
+    Returns:
+        The MACs per example, an int.
+
+    Raises:
+        ValueError: not a valid `.tflite` file, or free spatial dimensions.
+
+    Example:
+
+    >>> count_tflite_macs(convert_tflite(model)) == count_macs(model)  # doctest: +SKIP
+    True
+    """
+    # Without the default delegate, so every op of the file stays a node.
+    try:
+        interpreter = Interpreter(
+            model_content=content,
+            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
+    except ValueError as err:
+        raise ValueError(f"`content` is not a valid .tflite model: {err}") from err
+    detail = interpreter.get_input_details()[0]
+    signature = detail["shape_signature"]
+    if any(d < 0 for d in signature[1:]):
+        raise ValueError(
+            f"The file's input has free dimensions {list(signature)}; MACs need "
+            "fixed ones. Convert a model built with a fixed input shape."
+        )
+    interpreter.resize_tensor_input(detail["index"], [1, *signature[1:]])
+    interpreter.allocate_tensors()
+    shapes = {t["index"]: tuple(t["shape"]) for t in interpreter.get_tensor_details()}
+    total = 0
+    for op in interpreter._get_ops_details():
+        if op["op_name"] not in _TFLITE_MAC_OPS:
+            continue
+        weights_at, from_input = _TFLITE_MAC_OPS[op["op_name"]]
+        weights = shapes[op["inputs"][weights_at]]
+        # TRANSPOSE_CONV's inputs are (output_shape, weights, input).
+        activations = shapes[op["inputs"][2] if from_input else op["outputs"][0]]
+        positions = math.prod(int(d) for d in activations[:-1])
+        total += positions * math.prod(int(d) for d in weights)
+    return total
