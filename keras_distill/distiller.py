@@ -116,7 +116,7 @@ class Distiller(keras.Model):
         metrics=["sparse_categorical_accuracy"],
     )
     distiller.fit(x_train, y_train, epochs=10, validation_data=(x_test, y_test))
-    distiller.student.save("saved_models/student.keras")
+    distiller.student.save("student.keras")
     ```
     """
 

@@ -44,6 +44,10 @@ def test_importing_every_module_keeps_the_keras_flavour_and_environment(legacy):
         "before = os.environ.get('TF_USE_LEGACY_KERAS')\n"
         "import importlib, pkgutil, keras_distill\n"
         "for m in pkgutil.walk_packages(keras_distill.__path__, 'keras_distill.'):\n"
+        # The Keras 3 engine is built on Keras 3 (keras.ops, keras.quantizers);
+        # compress.registry imports it only when keras_distill runs on Keras 3.
+        "    if keras_distill._compat.LEGACY_KERAS and '._keras3' in m.name:\n"
+        "        continue\n"
         "    importlib.import_module(m.name)\n"
         "import tensorflow as tf\n"
         "assert os.environ.get('TF_USE_LEGACY_KERAS') == before, 'env changed'\n"

@@ -76,12 +76,14 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
     Example:
     ```python
     from keras_distill.compress import quantize
+    from keras_distill.export import export_and_verify
 
     qat_student = quantize(distilled_student)
     distiller = Distiller(student=qat_student, teacher=teacher)
     distiller.compile(optimizer=keras.optimizers.Adam(1e-4), loss=loss)
     distiller.fit(x, y, epochs=2)
-    export_and_verify(distiller.student, "student_int8.tflite", "int8", ...)
+    # No representative data: the QAT model carries its activation ranges.
+    report = export_and_verify(distiller.student, "student_int8.tflite", "int8")
     ```
     """
     engine = registry.engine()
