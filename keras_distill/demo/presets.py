@@ -250,7 +250,10 @@ def application_student(
     The application is called on the normalized tensor (`input_tensor=`), so
     its Conv2D, DepthwiseConv2D and BatchNormalization layers are layers of the
     student itself, not of a nested Model: TF-MOT's quantization-aware training
-    and pruning can only rewrite layers of the model they are given.
+    and pruning can only rewrite layers of the model they are given. Under
+    tf_keras, `keras_distill.compress.quantize` prepares `"mobilenet_v2"` for
+    QAT, but not `"mobilenet_v3_small"`: tf_keras builds its hard-swish from
+    TF-op layers (`TFOpLambda`) that TF-MOT cannot clone.
 
     Args:
         name: str, `"mobilenet_v2"` or `"mobilenet_v3_small"`.

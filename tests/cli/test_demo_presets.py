@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
+from keras_distill import _compat
 from keras_distill._compat import keras
 from keras_distill.data import InputNormalization
 from keras_distill.data.pipeline import bundle_from_arrays
@@ -197,3 +198,39 @@ def test_resnet_teacher_learns_upscaled_digits_in_a_few_epochs():
         f"({time.perf_counter() - start:.1f} s)"
     )
     assert accuracy > 0.5  # chance is 0.1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mobilenet_v2",
+        pytest.param(
+            "mobilenet_v3_small",
+            marks=pytest.mark.xfail(
+                _compat.LEGACY_KERAS,
+                reason="tf_keras' MobileNetV3 builds hard-swish from TFOpLambda "
+                "layers, which TF-MOT's quantize_model cannot clone",
+                strict=True,
+            ),
+        ),
+    ],
+)
+def test_flat_mobilenet_student_can_be_prepared_for_quantization_aware_training(
+    name,
+):
+    if not _compat.LEGACY_KERAS:  # the Keras 3 engine is not on every branch yet
+        pytest.importorskip("keras_distill.compress._keras3")
+    from keras_distill.compress import quantize
+
+    student = presets.student_preset(name, _images(32))
+    qat = quantize(student)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    assert tuple(qat(x, training=False).shape) == (2, 3)
+    convolutions = [
+        layer.name
+        for layer in student.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
+    ]
+    assert len(convolutions) > 30
+    quantized = {layer.name for layer in qat.layers}
+    assert {f"quant_{n}" for n in convolutions} <= quantized
