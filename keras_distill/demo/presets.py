@@ -38,6 +38,8 @@ STUDENT_PRESETS = (
 # (the narrowest Keras publishes ImageNet weights for), and the smallest
 # height/width. MobileNetV3 refuses images below 32x32; MobileNetV2 declares 32
 # as its minimum too (it only checks it when given `input_shape`).
+_BN_MOMENTUM = 0.9  # of every BatchNormalization in the image presets
+
 _APPLICATIONS = {
     "mobilenet_v2": ("MobileNetV2", 0.35, 32),
     "mobilenet_v3_small": ("MobileNetV3Small", 0.75, 32),
@@ -118,7 +120,7 @@ def _conv_bn(x, filters, strides, name, relu=True):
         use_bias=False,
         name=f"{name}_conv",
     )(x)
-    x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
@@ -131,7 +133,7 @@ def _residual_block(x, filters, strides, name):
             filters, 1, strides=strides, use_bias=False, name=f"{name}_proj_conv"
         )(x)
         shortcut = keras.layers.BatchNormalization(
-            momentum=0.9, name=f"{name}_proj_bn"
+            momentum=_BN_MOMENTUM, name=f"{name}_proj_bn"
         )(shortcut)
     x = _conv_bn(x, filters, strides, f"{name}_a")
     x = _conv_bn(x, filters, 1, f"{name}_b", relu=False)
@@ -146,7 +148,7 @@ def _resnet_body(x, input_shape):
         x = keras.layers.Conv2D(
             16, 7, strides=2, padding="same", use_bias=False, name="stem_conv"
         )(x)
-        x = keras.layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
+        x = keras.layers.BatchNormalization(momentum=_BN_MOMENTUM, name="stem_bn")(x)
         x = keras.layers.ReLU(name="stem_relu")(x)
         x = keras.layers.MaxPooling2D(3, strides=2, padding="same")(x)
         side = -(-side // 4)
@@ -255,6 +257,11 @@ def application_student(
     QAT, but not `"mobilenet_v3_small"`: tf_keras builds its hard-swish from
     TF-op layers (`TFOpLambda`) that TF-MOT cannot clone.
 
+    Batch normalization uses momentum 0.9 instead of keras.applications' 0.999,
+    as in the ResNet teacher preset: small datasets train for a few hundred
+    steps, after which 0.999 leaves the moving statistics near their initial
+    values and inference far from training.
+
     Args:
         name: str, `"mobilenet_v2"` or `"mobilenet_v3_small"`.
         data: `keras_distill.data.DataBundle` of images, at least 32x32 pixels
@@ -333,6 +340,13 @@ def application_student(
         alpha=float(alpha),
         **options,
     )
+    for layer in body.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            # keras.applications uses 0.999, fit for
+            # ImageNet's million steps; after the few hundred steps of a small
+            # dataset the moving statistics would still be at their initial
+            # values and inference would drift far from training.
+            layer.momentum = _BN_MOMENTUM
     if weights is not None:
         _load_body_weights(body, os.fspath(weights))
     x = keras.layers.GlobalAveragePooling2D(name="features")(body.output)

@@ -69,6 +69,12 @@ def test_mobilenet_student_is_one_flat_model_from_raw_pixels_to_logits(name):
     assert isinstance(
         student.get_layer("features"), keras.layers.GlobalAveragePooling2D
     )
+    momenta = {
+        layer.momentum
+        for layer in student.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
+    assert momenta == {0.9}  # not keras.applications' 0.999: few steps here
 
 
 @pytest.mark.parametrize(
