@@ -224,8 +224,6 @@ def test_resnet_teacher_learns_upscaled_digits_in_a_few_epochs():
 def test_flat_mobilenet_student_can_be_prepared_for_quantization_aware_training(
     name,
 ):
-    if not _compat.LEGACY_KERAS:  # the Keras 3 engine is not on every branch yet
-        pytest.importorskip("keras_distill.compress._keras3")
     from keras_distill.compress import quantize
 
     student = presets.student_preset(name, _images(32))
