@@ -63,8 +63,9 @@ def model_entry(
 
     Returns:
         A dict with `name`, `accuracy`, `params`, and for exported models
-        `tflite`, `tflite_bytes`, `gzip_bytes`, `latency_ms`, `quantization` and
-        `keras_accuracy`.
+        `tflite`, `tflite_bytes`, `gzip_bytes`, `latency_ms` (1-thread median),
+        `latency_ms_p90`, `latency_ms_by_threads` (median and p90 at 1 and 4
+        threads), `macs`, `quantization` and `keras_accuracy`.
     """
     params = model.count_params() if params is None else int(params)
     entry = {"name": name, "accuracy": float(accuracy), "params": params}
@@ -76,6 +77,9 @@ def model_entry(
             tflite_bytes=tflite.file_bytes,
             gzip_bytes=tflite.gzip_bytes,
             latency_ms=tflite.latency_ms_median,
+            latency_ms_p90=tflite.latency_ms_p90,
+            latency_ms_by_threads=tflite.latency_ms_by_threads,
+            macs=tflite.macs,
             quantization=tflite.quantization,
             keras_accuracy=tflite.keras_accuracy,
         )
