@@ -26,7 +26,7 @@ def _config_from_flags(*flags):
 
 @pytest.mark.parametrize("value", [7, 0, -32, True, 32.0, "32", [32, 32]])
 def test_demo_image_size_too_small_or_not_an_int_is_a_usage_error(value):
-    with pytest.raises(UsageError, match="option 'image_size' must be an integer >= 8"):
+    with pytest.raises(UsageError, match="option 'image_size' must be an int >= 8"):
         DemoConfig(image_size=value)
 
 
