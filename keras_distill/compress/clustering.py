@@ -14,9 +14,8 @@ does). Other layers with trainable weights that TF-MOT cannot cluster are an
 error naming them, unless listed in `skip_layers`.
 """
 
-import numbers
-
 from keras_distill._compat import import_tfmot
+from keras_distill._numbers import check_int
 from keras_distill.compress import registry
 
 CENTROID_INITS = {
@@ -83,13 +82,7 @@ def cluster(
         raise TypeError(
             f"`preserve_sparsity` must be a bool, got {preserve_sparsity!r}."
         )
-    if isinstance(number_of_clusters, bool) or not isinstance(
-        number_of_clusters, numbers.Integral
-    ):
-        raise TypeError(
-            "`number_of_clusters` must be an int, got "
-            f"{type(number_of_clusters).__name__}: {number_of_clusters!r}."
-        )
+    check_int("number_of_clusters", number_of_clusters, 1)
     minimum = 3 if preserve_sparsity else 2
     if number_of_clusters < minimum:
         why = " with preserve_sparsity=True (zero keeps its own)"

@@ -22,11 +22,10 @@ it in `skip_layers` to keep it dense.
 """
 
 import importlib.util
-import math
-import numbers
 import os
 
 from keras_distill._numbers import check_int
+from keras_distill._numbers import check_real
 from keras_distill.compress import registry
 
 SCHEDULES = ("polynomial", "constant")
@@ -266,17 +265,14 @@ def _tensorboard_installed() -> bool:
 
 
 def _check_sparsity(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"`{name}` must be a float in [0, 1), got {type(value).__name__}: "
-            f"{value!r}."
-        )
-    if not 0.0 <= value < 1.0 or math.isnan(value):
-        raise ValueError(
-            f"`{name}` must be in [0, 1) (the fraction of weights set to zero), got "
-            f"{value}. For 80 % sparsity pass 0.8."
-        )
-    return float(value)
+    return check_real(
+        name,
+        value,
+        low=0.0,
+        high=1.0,
+        high_inclusive=False,
+        hint="It is the fraction of weights set to zero: for 80 % pass 0.8.",
+    )
 
 
 def _check_structure(structure, target_sparsity) -> float:

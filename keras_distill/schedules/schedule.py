@@ -1,21 +1,10 @@
 """Schedules: a value per epoch, for temperature, alpha or a loss weight."""
 
 import math
-import numbers
 
 from keras_distill._compat import keras
 from keras_distill._numbers import check_int
-
-
-def _number(value, argname):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"`{argname}` must be a finite number, got {type(value).__name__}: "
-            f"{value!r}."
-        )
-    if not math.isfinite(value):
-        raise ValueError(f"`{argname}` must be a finite number, got {value!r}.")
-    return float(value)
+from keras_distill._numbers import check_real
 
 
 class Schedule:
@@ -67,8 +56,8 @@ class Linear(Schedule):
     """
 
     def __init__(self, start: float, end: float, epochs: int):
-        self.start = _number(start, "start")
-        self.end = _number(end, "end")
+        self.start = check_real("start", start)
+        self.end = check_real("end", end)
         self.epochs = check_int("epochs", epochs, 1)
 
     def _fraction(self, epoch):
