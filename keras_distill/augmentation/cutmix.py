@@ -1,10 +1,9 @@
 """CutMix for distillation: the same pasted batch for teacher and student."""
 
-import numbers
-
 import tensorflow as tf
 
 from keras_distill._compat import keras
+from keras_distill._numbers import check_real
 from keras_distill.augmentation.mixup import Mixup
 from keras_distill.augmentation.mixup import sample_gamma
 
@@ -51,16 +50,14 @@ class CutMix(Mixup):
     """
 
     def __init__(self, alpha: float = 1.0):
-        message = (
-            f"`alpha` of CutMix must be a finite number > 0, got {alpha!r}: it "
-            "is the concentration of Beta(alpha, alpha) for the box area. Use 1.0 "
-            "for uniform box areas."
+        self.alpha = check_real(
+            "alpha",
+            alpha,
+            low=0.0,
+            low_inclusive=False,
+            hint="It is the concentration of Beta(alpha, alpha) for the box "
+            "area; use 1.0 for uniform box areas.",
         )
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-            raise TypeError(message)
-        if not 0 < alpha < float("inf"):  # also False for NaN
-            raise ValueError(message)
-        self.alpha = float(alpha)
 
     def mix(self, x):
         """Pastes a box of each image's partner into it.

@@ -1,8 +1,7 @@
 """A ready image augmentation recipe for consistent teaching."""
 
-import numbers
-
 from keras_distill._compat import keras
+from keras_distill._numbers import check_real
 from keras_distill.augmentation.cutmix import CutMix
 from keras_distill.augmentation.mixup import Mixup
 from keras_distill.augmentation.random_resized_crop import RandomResizedCrop
@@ -66,17 +65,19 @@ def image_augmentation(
         )
     if not isinstance(flip, bool):
         raise TypeError(f"`flip` must be True or False, got {flip!r}.")
-    if isinstance(rotation, bool) or not isinstance(rotation, numbers.Real):
-        raise TypeError(f"`rotation` must be a number of degrees, got {rotation!r}.")
-    if not 0 <= rotation <= 180:
-        raise ValueError(
-            f"`rotation` must be in [0, 180] degrees, got {rotation!r}; small "
-            "angles (5-15) keep digits and objects recognisable."
-        )
+    rotation = check_real(
+        "rotation",
+        rotation,
+        low=0.0,
+        high=180.0,
+        hint="It is in degrees; small angles (5-15) keep digits and objects "
+        "recognisable.",
+    )
     steps = []
     if crop is not None:
-        if isinstance(crop, bool) or not isinstance(crop, numbers.Real):
-            raise TypeError(f"`crop` must be a number in (0, 1] or None, got {crop!r}.")
+        crop = check_real(
+            "crop", crop, low=0.0, high=1.0, low_inclusive=False, hint="Or None."
+        )
         steps.append(RandomResizedCrop(scale=(crop, 1.0), name="random_resized_crop"))
     if flip:
         steps.append(keras.layers.RandomFlip("horizontal", name="random_flip"))

@@ -60,7 +60,7 @@ def test_recipe_defaults_crop_and_rotate_but_never_flip_or_mix():
         ({"crop": None, "rotation": 0}, ValueError, "augments nothing"),
         ({"rotation": 200}, ValueError, "`rotation`"),
         ({"flip": "yes"}, TypeError, "`flip`"),
-        ({"crop": 0.0}, ValueError, "`scale`"),
+        ({"crop": 0.0}, ValueError, "`crop`"),
         ({"crop": "big"}, TypeError, "`crop`"),
     ],
 )
