@@ -145,6 +145,8 @@ def example_names(name=""):
         "distiller": distiller,
         **dict(x=x, y=y, x_train=x, y_train=y, x_test=x, y_test=y, x_val=x, y_val=y),
         "x_unlabelled": x,
+        "images": x,
+        "labels": y,
         "x_new": x,
         "y_new": y % 5,
     }

@@ -44,8 +44,8 @@ class CutMix(Mixup):
     distiller = keras_distill.Distiller(
         student=student, teacher=teacher, alpha=0.0,
         augmentation=keras_distill.augmentation.CutMix(alpha=1.0))
-    distiller.compile(optimizer="adam")
-    distiller.fit(images, epochs=100, batch_size=128)
+    distiller.compile(optimizer="adam", loss=loss)
+    distiller.fit(images, labels, epochs=2, batch_size=32)
     ```
     """
 

@@ -54,8 +54,8 @@ def image_augmentation(
     distiller = keras_distill.Distiller(
         student=student, teacher=teacher, alpha=0.0,
         augmentation=image_augmentation(crop=0.25, flip=True, cutmix=1.0))
-    distiller.compile(optimizer="adam")
-    distiller.fit(images, epochs=100, batch_size=128)
+    distiller.compile(optimizer="adam", loss=loss)
+    distiller.fit(images, labels, epochs=2, batch_size=32)
     ```
     """
     if mixup is not None and cutmix is not None:

@@ -83,7 +83,9 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
     distiller.compile(optimizer=keras.optimizers.Adam(1e-4), loss=loss)
     distiller.fit(x, y, epochs=2)
     # No representative data: the QAT model carries its activation ranges.
-    report = export_and_verify(distiller.student, "student_int8.tflite", "int8")
+    report = export_and_verify(
+        distiller.student, "student_int8.tflite", "int8", x_eval=x, y_eval=y
+    )
     ```
     """
     engine = registry.engine()

@@ -92,7 +92,11 @@ def make_digits_image_folder(
     Example:
 
     ```python
-    folder = make_digits_image_folder("/tmp/digits_rgb", n_per_class=50)
+    import tempfile
+
+    from keras_distill.data import load_dataset
+
+    folder = make_digits_image_folder(f"{tempfile.mkdtemp()}/digits", n_per_class=50)
     data = load_dataset(str(folder), image_size=32)
     data.class_names  # ('0', '1', ..., '9')
     ```

@@ -110,6 +110,8 @@ def pipeline_throughput(
     Example:
 
     ```python
+    from keras_distill.data import load_dataset
+
     data = load_dataset("digits", batch_size=64)
     first = pipeline_throughput(data.train)  # fills the cache (image folders)
     cached = pipeline_throughput(data.train)

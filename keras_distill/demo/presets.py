@@ -199,6 +199,13 @@ def student_preset(
 
     Example:
     ```python
+    import tempfile
+
+    from keras_distill.data import load_dataset
+    from keras_distill.data import make_digits_image_folder
+
+    folder = make_digits_image_folder(f"{tempfile.mkdtemp()}/d", n_per_class=10)
+    data = load_dataset(str(folder), image_size=32)  # 32x32 RGB digits
     student = student_preset("mobilenet_v2", data, alpha=0.35)
     ```
     """
@@ -295,6 +302,13 @@ def application_student(
 
     Example:
     ```python
+    import tempfile
+
+    from keras_distill.data import load_dataset
+    from keras_distill.data import make_digits_image_folder
+
+    folder = make_digits_image_folder(f"{tempfile.mkdtemp()}/d", n_per_class=10)
+    data = load_dataset(str(folder), image_size=32)  # 32x32 RGB digits
     student = application_student("mobilenet_v2", data, alpha=0.35)
     assert any(isinstance(layer, keras.layers.DepthwiseConv2D)
                for layer in student.layers)
