@@ -17,31 +17,10 @@ from keras_distill.compress import registry
 PRUNES_SUBCLASSED = False
 
 
-def make_schedule(
-    kind: str,
-    *,
-    target_sparsity: float,
-    initial_sparsity: float,
-    begin_step: int,
-    end_step: int | None,
-    frequency: int,
-):
-    """TF-MOT's `ConstantSparsity` or `PolynomialDecay` (arguments checked)."""
+def schedule_classes() -> tuple:
+    """TF-MOT's `(ConstantSparsity, PolynomialDecay)`."""
     sparsity = import_tfmot().sparsity.keras
-    if kind == "constant":
-        return sparsity.ConstantSparsity(
-            target_sparsity,
-            begin_step=begin_step,
-            end_step=-1 if end_step is None else end_step,
-            frequency=frequency,
-        )
-    return sparsity.PolynomialDecay(
-        initial_sparsity=initial_sparsity,
-        final_sparsity=target_sparsity,
-        begin_step=begin_step,
-        end_step=end_step,
-        frequency=frequency,
-    )
+    return sparsity.ConstantSparsity, sparsity.PolynomialDecay
 
 
 def prune(student, schedule, *, m_by_n=None, skip_layers=()):

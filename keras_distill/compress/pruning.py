@@ -175,7 +175,7 @@ def prune(
     skip = registry.check_layer_names(student, skip_layers, "skip_layers")
     return engine.prune(
         student,
-        engine.make_schedule(schedule, **schedule_args),
+        _make_schedule(engine, schedule, **schedule_args),
         m_by_n=(2, 4) if structure == "2:4" else None,
         skip_layers=skip,
     )
@@ -351,3 +351,34 @@ def _check_schedule(
             f"{target_sparsity}. Use {suggestion} (`pruning_end_step` computes it)."
         )
     return {**args, "initial_sparsity": initial_sparsity, "end_step": int(end_step)}
+
+
+def _make_schedule(
+    engine,
+    kind: str,
+    *,
+    target_sparsity: float,
+    initial_sparsity: float,
+    begin_step: int,
+    end_step: int | None,
+    frequency: int,
+):
+    """The engine's `ConstantSparsity` or `PolynomialDecay` (arguments checked).
+
+    Both engines' classes take TF-MOT's constructor arguments.
+    """
+    constant, polynomial = engine.schedule_classes()
+    if kind == "constant":
+        return constant(
+            target_sparsity,
+            begin_step=begin_step,
+            end_step=-1 if end_step is None else end_step,
+            frequency=frequency,
+        )
+    return polynomial(
+        initial_sparsity=initial_sparsity,
+        final_sparsity=target_sparsity,
+        begin_step=begin_step,
+        end_step=end_step,
+        frequency=frequency,
+    )

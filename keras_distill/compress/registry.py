@@ -52,7 +52,7 @@ def engine_name() -> str:
 def engine():
     """The engine module for the Keras in use (imported on first use).
 
-    Both modules have the same small interface: `make_schedule`, `prune`,
+    Both modules have the same small interface: `schedule_classes`, `prune`,
     `pruning_callbacks`, `strip_pruning`, `is_pruned`, `quantize`,
     `is_qat_model`, and `PRUNES_SUBCLASSED`.
     """

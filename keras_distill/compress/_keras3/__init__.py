@@ -28,30 +28,9 @@ PRUNES_SUBCLASSED = True
 PRESERVE = ("none", "sparsity")
 
 
-def make_schedule(
-    kind: str,
-    *,
-    target_sparsity: float,
-    initial_sparsity: float,
-    begin_step: int,
-    end_step: int | None,
-    frequency: int,
-):
-    """Our port of TF-MOT's `ConstantSparsity` or `PolynomialDecay`."""
-    if kind == "constant":
-        return ConstantSparsity(
-            target_sparsity,
-            begin_step=begin_step,
-            end_step=-1 if end_step is None else end_step,
-            frequency=frequency,
-        )
-    return PolynomialDecay(
-        initial_sparsity=initial_sparsity,
-        final_sparsity=target_sparsity,
-        begin_step=begin_step,
-        end_step=end_step,
-        frequency=frequency,
-    )
+def schedule_classes() -> tuple:
+    """Our ports of TF-MOT's `(ConstantSparsity, PolynomialDecay)`."""
+    return ConstantSparsity, PolynomialDecay
 
 
 __all__ = [
@@ -59,9 +38,9 @@ __all__ = [
     "PRUNES_SUBCLASSED",
     "is_pruned",
     "is_qat_model",
-    "make_schedule",
     "prune",
     "pruning_callbacks",
     "quantize",
+    "schedule_classes",
     "strip_pruning",
 ]

@@ -244,17 +244,10 @@ class FusedQuantize(keras.layers.Layer):
         kernel = fake_quant_weights(kernel, self.channel_axis())
         if isinstance(layer, keras.layers.Dense):
             y = ops.matmul(inputs, kernel)
-        elif isinstance(layer, keras.layers.DepthwiseConv2D):
-            y = ops.depthwise_conv(
-                inputs,
-                kernel,
-                strides=layer.strides,
-                padding=layer.padding,
-                data_format=layer.data_format,
-                dilation_rate=layer.dilation_rate,
-            )
         else:
-            y = ops.conv(
+            depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
+            convolve = ops.depthwise_conv if depthwise else ops.conv
+            y = convolve(
                 inputs,
                 kernel,
                 strides=layer.strides,
