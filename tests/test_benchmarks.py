@@ -187,3 +187,42 @@ def test_speed_tables_are_finite_and_ordered():
     for row in ratios:
         assert all(number(c) > 0 for c in row[1:-1]), row
         assert row[-1].startswith("<= ")
+
+
+def test_images_table_holds_every_model_with_consistent_costs(tmp_path):
+    log = tmp_path / "rows.jsonl"
+    out = run_script(
+        "images.py",
+        "--seeds=0",
+        "--per-class=12",
+        "--epochs=1",
+        "--teacher-epochs=1",
+        "--compress-epochs=1",
+        "--latency-runs=10",
+        f"--out={tmp_path}",
+        f"--json={log}",
+    )
+    rows = {r[0]: r[1:] for r in markdown_table(out, "| model | accuracy % (Keras)")}
+    teacher, labels, augmented, distilled, int8 = rows.values()
+    assert list(rows)[1:3] == ["labels", "labels, same crops and rotations"]
+    for row in (teacher, labels, augmented, distilled, int8):
+        assert 0 <= number(row[0]) <= 100
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["model"] for r in logged] == list(rows)
+    by_name = {r["model"]: r for r in logged}
+    for name, row in rows.items():
+        entry = by_name[name]
+        assert number(row[0]) == pytest.approx(100 * entry["keras_accuracy"], abs=0.05)
+        if entry.get("file_bytes"):
+            assert entry["latency_1_p90"] >= entry["latency_1_median"] > 0
+            assert entry["latency_4_p90"] >= entry["latency_4_median"] > 0
+    student, quantized = by_name[list(rows)[3]], by_name[list(rows)[4]]
+    # The int8 file does the float student's multiply-accumulates in int8, in
+    # about a quarter of its bytes; the teacher does far more of them.
+    assert quantized["macs"] == student["macs"] > 0
+    assert quantized["file_bytes"] < 0.35 * student["file_bytes"]
+    assert by_name[list(rows)[0]]["macs"] > 5 * student["macs"]
+    verdicts = dict(markdown_table(out, "| target | met |"))
+    assert len(verdicts) == 6 and set(verdicts.values()) <= {"yes", "**no**"}
+    throughput = re.search(r"([\d,]+) images/s cached", out)
+    assert number(throughput[1]) > 0

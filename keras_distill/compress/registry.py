@@ -187,6 +187,18 @@ def is_tfmot_wrapper(layer) -> bool:
     return type(layer).__name__ in _OPTIMIZATION_WRAPPERS
 
 
+def is_fused_quantize(layer) -> bool:
+    """Whether `layer` is our Keras 3 engine's quantization-aware Conv/Dense.
+
+    It holds the float layer it computes as `layer.layer` (with the following
+    BatchNormalization folded in), like a TF-MOT wrapper.
+    """
+    kind = type(layer)
+    return kind.__name__ == "FusedQuantize" and kind.__module__.startswith(
+        _NATIVE_MODULE
+    )
+
+
 def inner_layer(layer):
     """The layer inside a TF-MOT wrapper, else `layer` itself.
 

@@ -24,6 +24,11 @@ class DemoMethod:
         epochs: int, the full schedule's epochs (the label-only baseline gets
             the same).
         learning_rate: float, Adam's peak learning rate (cosine decay to 0).
+        image_augmentation: dict or None, for image data only: the arguments of
+            `keras_distill.augmentation.image_augmentation` (crop, flip,
+            rotation) whose steps come before the Mixup. The preset teacher
+            trains with the same geometric steps, so it knows the images it is
+            asked about. Defaults to None (no geometric augmentation).
     """
 
     name: str
@@ -34,14 +39,40 @@ class DemoMethod:
     mixup_alpha: float | None
     epochs: int
     learning_rate: float
+    image_augmentation: dict | None = None
 
-    def make_augmentation(self):
-        """The `Mixup` shared by teacher and student, or None without one."""
+    def make_augmentation(self, images: bool = False):
+        """The augmentation teacher and student share, or None without one.
+
+        Args:
+            images: bool, whether the examples are images; only then do the
+                `image_augmentation` steps come before the Mixup. Defaults to
+                False.
+
+        Returns:
+            A list of augmentation steps, a `Mixup`, or None.
+        """
+        if images and self.image_augmentation is not None:
+            from keras_distill.augmentation import image_augmentation
+
+            return image_augmentation(**self.image_augmentation, mixup=self.mixup_alpha)
         if self.mixup_alpha is None:
             return None
         from keras_distill.augmentation import Mixup
 
         return Mixup(alpha=self.mixup_alpha)
+
+    def teacher_augmentation(self, images: bool):
+        """The geometric steps the preset teacher trains with, or None.
+
+        The teacher learns on labels, so it gets no Mixup; it gets the crops
+        and rotations its students will show it.
+        """
+        if not images or self.image_augmentation is None:
+            return None
+        from keras_distill.augmentation import image_augmentation
+
+        return image_augmentation(**self.image_augmentation)
 
 
 METHODS = {
@@ -95,19 +126,39 @@ METHODS = {
             epochs=500,
             learning_rate=1e-2,
         ),
+        DemoMethod(
+            name="augmented-kd",
+            description="Function matching for images (Beyer et al., CVPR "
+            "2022): teacher and student see the same randomly cropped, rotated "
+            "and Mixup batch, KL divergence; the teacher trains on the same crops "
+            "and rotations.",
+            loss="kl",
+            temperature=2.0,
+            alpha=0.0,
+            mixup_alpha=1.0,
+            epochs=30,
+            learning_rate=3e-3,
+            image_augmentation={"crop": 0.5, "rotation": 10.0},
+        ),
     )
 }
 BEST_METHOD = "mixup-kd"
+BEST_IMAGE_METHOD = "augmented-kd"
 
 
-def get_method(name: str | None) -> DemoMethod:
+def get_method(name: str | None, images: bool = False) -> DemoMethod:
     """The method called `name`; None gives the package's best method.
+
+    Args:
+        name: str or None, a name of `METHODS`.
+        images: bool, whether the examples are images: with `name=None`, the
+            best method for images (`BEST_IMAGE_METHOD`). Defaults to False.
 
     Raises:
         ValueError: an unknown name (the message lists the choices).
     """
     if name is None:
-        name = BEST_METHOD
+        name = BEST_IMAGE_METHOD if images else BEST_METHOD
     if name not in METHODS:
         raise ValueError(
             f"unknown method {name!r}; choices: {', '.join(METHODS)} (default "
@@ -118,8 +169,8 @@ def get_method(name: str | None) -> DemoMethod:
 
 def methods_help() -> str:
     """The methods as `name: description.` sentences, for `--help`."""
+    defaults = {BEST_METHOD: " (default)", BEST_IMAGE_METHOD: " (default for images)"}
     return " ".join(
-        f"{m.name}{' (default)' if m.name == BEST_METHOD else ''}: "
-        f"{m.description.rstrip('.')}."
+        f"{m.name}{defaults.get(m.name, '')}: {m.description.rstrip('.')}."
         for m in METHODS.values()
     )

@@ -33,12 +33,30 @@ def check_fits(model, data, argname: str) -> None:
     input_shape = tuple(shape[1:])
     num_classes = model_num_classes(model, argname)
     expected = tuple(data.input_shape)
-    if input_shape != expected or num_classes != data.num_classes:
+    # A free dimension (None: e.g. a fully convolutional model) takes any size.
+    fits = len(input_shape) == len(expected) and all(
+        size is None or size == want for size, want in zip(input_shape, expected)
+    )
+    if not fits or num_classes != data.num_classes:
         raise UsageError(
             f"{argname} {model.name!r} takes inputs {input_shape} and predicts "
             f"{num_classes} classes, but dataset {data.name!r} has inputs "
             f"{expected} and {data.num_classes} classes"
+            + _image_size_hint(input_shape, expected)
         )
+
+
+def _image_size_hint(input_shape, expected) -> str:
+    """How to load the images at the model's size, when only the size differs."""
+    if len(input_shape) != 3 or len(expected) != 3 or None in input_shape:
+        return ""
+    height, width, channels = input_shape
+    if channels != expected[2] or height != width or input_shape == expected:
+        return ""
+    return (
+        f"; the model reads {height}x{width} images: pass --image-size {height} "
+        "to load the images at its size"
+    )
 
 
 def load_model_file(path: "str | os.PathLike", data, argname: str):

@@ -58,6 +58,21 @@ class Plan:
         """Whether this is a `--fast` smoke run."""
         return self.config.fast
 
+    def for_data(self, data) -> "Plan":
+        """The plan for the loaded `data`: images get the image recipe.
+
+        Without `--method`, image data use `methods.BEST_IMAGE_METHOD` (the
+        run's temperature and alpha still apply, and its epochs unless
+        `--epochs` or `--fast` set them).
+        """
+        if self.config.method is not None or len(data.input_shape) != 3:
+            return self
+        method = _with_overrides(methods.get_method(None, images=True), self.config)
+        epochs = self.epochs
+        if not (self.config.fast or self.config.epochs):
+            epochs = method.epochs
+        return dataclasses.replace(self, method=method, epochs=epochs)
+
 
 def make_plan(config: DemoConfig | None = None) -> Plan:
     """Resolves a `DemoConfig` into the `Plan` every stage reads.
@@ -82,12 +97,7 @@ def make_plan(config: DemoConfig | None = None) -> Plan:
         method = methods.get_method(config.method)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    overrides = {
-        key: value
-        for key, value in (("temperature", config.temperature), ("alpha", config.alpha))
-        if value is not None
-    }
-    method = dataclasses.replace(method, **overrides)
+    method = _with_overrides(method, config)
     _check_files(config)
     if config.fast:
         epochs, compress_epochs = FAST_STUDENT_EPOCHS, FAST_COMPRESS_EPOCHS
@@ -103,6 +113,16 @@ def make_plan(config: DemoConfig | None = None) -> Plan:
         keras=_compat.flavour_name(),
         engine=registry.engine_name(),
     )
+
+
+def _with_overrides(method, config: DemoConfig) -> methods.DemoMethod:
+    """`method` with the run's `--temperature` and `--alpha`, where given."""
+    overrides = {
+        key: value
+        for key, value in (("temperature", config.temperature), ("alpha", config.alpha))
+        if value is not None
+    }
+    return dataclasses.replace(method, **overrides)
 
 
 def prepare_output_dir(path) -> pathlib.Path:

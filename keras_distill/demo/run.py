@@ -93,6 +93,7 @@ def teach(plan: Plan, data) -> TeacherResult:
         cache_dir=config.cache_dir,
         epochs=epochs,
         retrain=config.retrain_teacher,
+        augmentation=plan.method.teacher_augmentation(len(data.input_shape) == 3),
     )
     return TeacherResult(model, source, dataset.evaluate(model, data))
 
@@ -186,6 +187,7 @@ def run_demo(config: DemoConfig | None = None) -> dict:
     plan = make_plan(config)
     clock = StageClock()
     data = load(plan)
+    plan = plan.for_data(data)
     clock.done(
         "data",
         f"{data.name}: {data.num_examples.get('train')} train / "

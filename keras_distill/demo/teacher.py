@@ -36,18 +36,24 @@ def architecture_key(model) -> str:
     The preset's normalization statistics are among its settings, so the key
     also changes with the data.
     """
-    layers = [
+    return _layers_key(model.layers)
+
+
+def _layers_key(layers) -> str:
+    settings = [
         (
             type(layer).__name__,
             {k: v for k, v in layer.get_config().items() if k != "name"},
         )
-        for layer in model.layers
+        for layer in layers
     ]
-    text = json.dumps(layers, sort_keys=True, default=str)
+    text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
-def teacher_cache_path(cache_dir, data, teacher, epochs: int) -> pathlib.Path:
+def teacher_cache_path(
+    cache_dir, data, teacher, epochs: int, augmentation=None
+) -> pathlib.Path:
     """Where the preset `teacher` for `data`, trained `epochs` epochs, is cached.
 
     Args:
@@ -55,6 +61,8 @@ def teacher_cache_path(cache_dir, data, teacher, epochs: int) -> pathlib.Path:
         data: the `DataBundle`.
         teacher: the (untrained) preset teacher; its architecture is hashed.
         epochs: int, its training epochs.
+        augmentation: the list of augmentation layers it trains with (their
+            configs are hashed), or None. Defaults to None.
 
     Returns:
         `<cache_dir>/teacher_<data>_<flavour>_<epochs>ep_<n>ex_<hash>.keras`,
@@ -64,6 +72,8 @@ def teacher_cache_path(cache_dir, data, teacher, epochs: int) -> pathlib.Path:
     # on another split may have seen today's test examples.
     split = hashlib.sha1(data.description.encode()).hexdigest()[:6]
     key = f"{architecture_key(teacher)}{split}"
+    if augmentation:
+        key += f"_aug{_layers_key(augmentation)[:6]}"
     examples = data.num_examples.get("train")
     run = f"{epochs}ep_{examples}ex"
     name = f"teacher_{_slug(data.name)}_{_compat.FLAVOUR}_{run}_{key}.keras"
@@ -75,13 +85,15 @@ def default_teacher_epochs(data) -> int:
     return TEACHER_EPOCHS["image" if len(data.input_shape) == 3 else "vector"]
 
 
-def train_teacher(data, *, epochs: int, teacher=None):
+def train_teacher(data, *, epochs: int, teacher=None, augmentation=None):
     """Trains a teacher on labels (no validation: the test split stays unseen).
 
     Args:
         data: the `DataBundle`.
         epochs: int, training epochs.
         teacher: an uncompiled model. Defaults to None (`presets.teacher_preset`).
+        augmentation: list of Keras augmentation layers applied to the training
+            images (`DemoMethod.teacher_augmentation`). Defaults to None.
 
     Returns:
         `(teacher, history)`.
@@ -93,6 +105,7 @@ def train_teacher(data, *, epochs: int, teacher=None):
         epochs=epochs,
         learning_rate=TEACHER_LEARNING_RATE,
         validate=False,
+        augmentation=augmentation,
     )
     return teacher, history
 
@@ -104,6 +117,7 @@ def get_teacher(
     cache_dir: "str | os.PathLike" = "saved_models",
     epochs: int | None = None,
     retrain: bool = False,
+    augmentation=None,
 ):
     """The teacher: loaded from `path`, reused from the cache, or trained and cached.
 
@@ -114,6 +128,8 @@ def get_teacher(
         epochs: int, the preset teacher's epochs. Defaults to None
             (`default_teacher_epochs`).
         retrain: bool, train even if a cached teacher exists. Defaults to False.
+        augmentation: list of augmentation layers the preset teacher trains
+            with; part of its cache key. Defaults to None.
 
     Returns:
         `(teacher, source)`, source being "file", "cache" or "trained".
@@ -132,12 +148,14 @@ def get_teacher(
     if epochs is None:
         epochs = default_teacher_epochs(data)
     teacher = presets.teacher_preset(data)
-    cached = teacher_cache_path(cache_dir, data, teacher, epochs)
+    cached = teacher_cache_path(cache_dir, data, teacher, epochs, augmentation)
     if cached.is_file() and not retrain:
         try:
             return load_model_file(cached, data, "cached teacher"), "cache"
         except UsageError as err:
             print(f"  {err}; training a new one", flush=True)
-    teacher, _ = train_teacher(data, epochs=epochs, teacher=teacher)
+    teacher, _ = train_teacher(
+        data, epochs=epochs, teacher=teacher, augmentation=augmentation
+    )
     save_model_atomic(teacher, cached)
     return teacher, "trained"

@@ -69,6 +69,7 @@ def fit(
     learning_rate: float,
     validate: bool = True,
     callbacks=None,
+    augmentation=None,
 ) -> dict:
     """Compiles and trains `model` (a plain model or a Distiller) on `data`.
 
@@ -82,6 +83,10 @@ def fit(
             `VALIDATIONS` times, for the training curves). Defaults to True.
         callbacks: list of extra Keras callbacks (e.g. TF-MOT's). Defaults to
             None.
+        augmentation: list of Keras preprocessing layers applied, in training
+            mode, to each training batch in the input pipeline (for a model
+            trained on labels; a Distiller augments in its own step). Defaults
+            to None.
 
     Returns:
         The Keras history dict (`history.history`).
@@ -95,7 +100,7 @@ def fit(
         metrics=["sparse_categorical_accuracy"],
     )
     history = model.fit(
-        data.train,
+        augmented(data.train, augmentation),
         validation_data=data.test if validate else None,
         # Evaluating after each of hundreds of short epochs cost the demo half
         # its distillation time; the curves need a few dozen points.
@@ -106,6 +111,20 @@ def fit(
         callbacks=[*(callbacks or []), EpochProgress(epochs)],
     )
     return history.history
+
+
+def augmented(batches, layers):
+    """`batches` of `(x, y)` with `layers` applied to `x` in training mode."""
+    if not layers:
+        return batches
+    import tensorflow as tf
+
+    def augment(x, y):
+        for layer in layers:
+            x = layer(x, training=True)
+        return x, y
+
+    return batches.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def train_student(
@@ -131,7 +150,9 @@ def train_student(
     return model, history
 
 
-def make_distiller(student, teacher, method, *, temperature=None, alpha=None):
+def make_distiller(
+    student, teacher, method, *, temperature=None, alpha=None, images=False
+):
     """A `Distiller` configured by a `DemoMethod` (and optional overrides).
 
     Args:
@@ -140,12 +161,14 @@ def make_distiller(student, teacher, method, *, temperature=None, alpha=None):
         method: a `DemoMethod`.
         temperature: float, overrides the method's. Defaults to None.
         alpha: float, overrides the method's. Defaults to None.
+        images: bool, whether the examples are images (the method's image
+            augmentation applies). Defaults to False.
 
     Returns:
         The uncompiled `Distiller`.
     """
     options = {}
-    augmentation = method.make_augmentation()
+    augmentation = method.make_augmentation(images)
     if augmentation is not None:
         options["augmentation"] = augmentation
     return Distiller(
@@ -206,7 +229,12 @@ def distil(
     if not isinstance(student, keras.Model):
         student = make_student(data, student)
     distiller = make_distiller(
-        student, teacher, method, temperature=temperature, alpha=alpha
+        student,
+        teacher,
+        method,
+        temperature=temperature,
+        alpha=alpha,
+        images=len(data.input_shape) == 3,
     )
     history = fit(
         distiller,

@@ -34,6 +34,7 @@ from ai_edge_litert.interpreter import OpResolverType
 
 from keras_distill import _compat
 from keras_distill._compat import keras
+from keras_distill.compress import registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,10 +138,12 @@ def _walk(layer, path: str, rows: list, calls=None) -> None:
             _walk(inner, f"{path}/{inner.name}" if path else inner.name, rows)
         return
     calls = _calls(layer) if calls is None else calls
-    if isinstance(layer, keras.layers.Wrapper) and not isinstance(
+    wrapper = isinstance(layer, keras.layers.Wrapper) and not isinstance(
         layer, keras.layers.Bidirectional
-    ):
-        # Pruning and QAT wrappers (TF-MOT) compute what the wrapped layer does.
+    )
+    if wrapper or registry.is_fused_quantize(layer):
+        # Pruning and QAT wrappers (TF-MOT's, and our Keras 3 engine's fused
+        # quantization-aware layers) compute what the wrapped layer does.
         _walk(layer.layer, path, rows, calls)
         return
     total, counted = 0, True

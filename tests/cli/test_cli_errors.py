@@ -170,3 +170,21 @@ def test_user_error_in_a_fresh_process_has_no_traceback(tmp_path):
     assert len(lines) == 1, lines
     assert lines[0].startswith("keras-distill: error: Unknown dataset 'nope'")
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_teacher_of_another_image_size_says_which_image_size_to_pass(capsys, tmp_path):
+    from keras_distill.data import make_digits_image_folder
+
+    folder = make_digits_image_folder(tmp_path / "digits", n_per_class=6)
+    path = tmp_path / "teacher.keras"
+    inputs = keras.Input((48, 48, 3))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    keras.Model(inputs, keras.layers.Dense(10)(x)).save(path)
+    _fails_with_one_line(
+        capsys,
+        ["demo", "--dataset", str(folder), "--image-size", "32", "--teacher", str(path)]
+        + ["--output-dir", str(tmp_path / "out")],
+        "(48, 48, 3)",
+        "(32, 32, 3)",
+        "pass --image-size 48",
+    )

@@ -1,0 +1,119 @@
+"""The demo's image recipe: augmented consistent teaching, and its teacher."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from keras_distill._compat import keras
+from keras_distill.augmentation import Mixup
+from keras_distill.augmentation import RandomResizedCrop
+from keras_distill.demo import dataset
+from keras_distill.demo import methods
+from keras_distill.demo import teacher as teacher_stage
+from keras_distill.demo import training
+from keras_distill.demo.config import DemoConfig
+from keras_distill.demo.plan import make_plan
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return dataset.smoke_subset(dataset.load_data("digits", batch_size=64))
+
+
+@dataclasses.dataclass
+class _Shape:
+    input_shape: tuple
+
+
+def test_images_default_to_the_augmented_recipe_and_vectors_do_not():
+    image = methods.get_method(None, images=True)
+    assert image.name == methods.BEST_IMAGE_METHOD == "augmented-kd"
+    assert methods.get_method(None).name == methods.BEST_METHOD == "mixup-kd"
+    steps = image.make_augmentation(images=True)
+    assert [type(step) for step in steps] == [
+        RandomResizedCrop,
+        keras.layers.RandomRotation,
+        Mixup,
+    ]
+    # On vectors the same method only mixes; the teacher never gets the Mixup.
+    assert isinstance(image.make_augmentation(images=False), Mixup)
+    assert [type(s) for s in image.teacher_augmentation(True)] == [
+        RandomResizedCrop,
+        keras.layers.RandomRotation,
+    ]
+    assert image.teacher_augmentation(False) is None
+    assert methods.get_method("mixup-kd").teacher_augmentation(True) is None
+    assert "augmented-kd (default for images)" in methods.methods_help()
+
+
+def test_plan_for_image_data_takes_the_image_recipe_with_the_run_overrides(tmp_path):
+    images, vectors = _Shape((32, 32, 3)), _Shape((40,))
+    plan = make_plan(DemoConfig(temperature=3.0, output_dir=str(tmp_path)))
+    assert plan.method.name == "mixup-kd" and plan.epochs == 500
+    for_images = plan.for_data(images)
+    assert for_images.method.name == "augmented-kd"
+    assert for_images.method.temperature == 3.0
+    assert for_images.epochs == methods.get_method("augmented-kd").epochs
+    assert plan.for_data(vectors) is plan
+    chosen = make_plan(DemoConfig(method="kd", output_dir=str(tmp_path)))
+    assert chosen.for_data(images) is chosen
+    fast = make_plan(DemoConfig(fast=True, output_dir=str(tmp_path))).for_data(images)
+    assert fast.method.name == "augmented-kd" and fast.epochs == 2
+    set_epochs = make_plan(DemoConfig(epochs=7, output_dir=str(tmp_path)))
+    assert set_epochs.for_data(images).epochs == 7
+
+
+def test_augmented_pipeline_changes_the_images_and_keeps_labels(digits):
+    import tensorflow as tf
+
+    steps = methods.get_method("augmented-kd").teacher_augmentation(True)
+    x, y = digits.arrays("train", 64)
+    batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    assert training.augmented(batches, None) is batches
+    images, labels = next(iter(training.augmented(batches, steps)))
+    assert images.shape == x.shape
+    np.testing.assert_array_equal(np.asarray(labels), y)
+    # Pixels 0..16 in digits: crops and rotations move them by whole units.
+    assert np.abs(np.asarray(images) - x).mean() > 0.5
+
+
+def test_teacher_trained_with_augmentation_is_cached_apart(digits, tmp_path):
+    steps = methods.get_method("augmented-kd").teacher_augmentation(True)
+    teacher = teacher_stage.presets.teacher_preset(digits)
+    plain = teacher_stage.teacher_cache_path(tmp_path, digits, teacher, 1)
+    augmented = teacher_stage.teacher_cache_path(tmp_path, digits, teacher, 1, steps)
+    other = methods.DemoMethod(
+        **{
+            **dataclasses.asdict(methods.get_method("augmented-kd")),
+            "image_augmentation": {"crop": 0.9, "rotation": 10.0},
+        }
+    ).teacher_augmentation(True)
+    assert (
+        len(
+            {
+                plain,
+                augmented,
+                teacher_stage.teacher_cache_path(tmp_path, digits, teacher, 1, other),
+            }
+        )
+        == 3
+    )
+    _, source = teacher_stage.get_teacher(
+        digits, cache_dir=tmp_path, epochs=1, augmentation=steps
+    )
+    assert source == "trained"
+    assert [p.name for p in tmp_path.glob("*.keras")] == [augmented.name]
+
+
+def test_a_model_with_free_image_size_fits_any_size(digits):
+    from keras_distill.demo.config import UsageError
+    from keras_distill.demo.model_files import check_fits
+
+    inputs = keras.Input((None, None, 1))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    check_fits(keras.Model(inputs, keras.layers.Dense(10)(x)), digits, "teacher")
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    with pytest.raises(UsageError, match=r"takes inputs \(None, None, 3\)"):
+        check_fits(keras.Model(inputs, keras.layers.Dense(10)(x)), digits, "teacher")
