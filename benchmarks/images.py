@@ -26,7 +26,9 @@ recipe with its own building blocks (`keras_distill.demo`):
         --compress-epochs 1 --per-class 30             # a quick check
 
 Prints Markdown tables (mean ± standard deviation over seeds) and the targets
-of issue 12 with a verdict; `--json FILE` appends every measured row.
+of issue 12 with a verdict; `--json FILE` appends every measured row, and
+`--report FILE` prints the tables of such a log (e.g. of seeds run apart with
+the same `--out`, which share the cached teacher).
 """
 
 import argparse
@@ -268,9 +270,14 @@ def main(argv=None):
     parser.add_argument("--latency-runs", type=int, default=200)
     parser.add_argument("--out", default=None, help="folder; a temp dir if unset")
     parser.add_argument("--json", default=None, help="append the rows here")
+    parser.add_argument(
+        "--report", default=None, help="print the tables of a --json log, run nothing"
+    )
     args = parser.parse_args(argv)
     method = methods.get_method(None, images=True)
     args.epochs = args.epochs or method.epochs
+    if args.report:
+        return report(args.report, args)
     args.teacher_epochs = args.teacher_epochs or teacher_stage.TEACHER_EPOCHS["image"]
     out = args.out or tempfile.mkdtemp(prefix="kd_images_")
     folder = os.path.join(out, "digits32")
@@ -306,12 +313,30 @@ def main(argv=None):
         rows, rate = run_seed(seed, data, teacher, method, args, out)
         by_seed.append(rows)
         rates.append(rate)
+    throughput = (first, cached, statistics.mean(rates))
     if args.json:
         with open(args.json, "a") as log:
             for seed, rows in zip(args.seeds, by_seed):
                 for row in [teacher_row, *rows]:
                     log.write(json.dumps({"seed": seed, **row}) + "\n")
-    print_tables(teacher_row, by_seed, (first, cached, statistics.mean(rates)), args)
+            log.write(json.dumps({"throughput": throughput}) + "\n")
+    print_tables(teacher_row, by_seed, throughput, args)
+
+
+def report(path, args):
+    """The tables of every seed in a `--json` log (runs of single seeds joined)."""
+    by_seed, teacher_row, throughputs = {}, None, []
+    with open(path) as log:
+        for line in log:
+            entry = json.loads(line)
+            if "throughput" in entry:
+                throughputs.append(entry["throughput"])
+            elif entry["model"].startswith("teacher"):
+                teacher_row = teacher_row or entry
+            else:
+                by_seed.setdefault(entry["seed"], []).append(entry)
+    throughput = [statistics.mean(values) for values in zip(*throughputs)]
+    print_tables(teacher_row, list(by_seed.values()), throughput, args)
 
 
 if __name__ == "__main__":

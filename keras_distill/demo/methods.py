@@ -128,14 +128,18 @@ METHODS = {
         ),
         DemoMethod(
             name="augmented-kd",
-            description="Function matching for images (Beyer et al., CVPR "
-            "2022): teacher and student see the same randomly cropped, rotated "
-            "and Mixup batch, KL divergence; the teacher trains on the same crops "
+            description="Consistent teaching for images (Beyer et al., CVPR "
+            "2022): teacher and student see the same randomly cropped and "
+            "rotated batch, KL divergence; the teacher trains on the same crops "
             "and rotations.",
             loss="kl",
+            # benchmarks/images.py, MobileNetV2 (0.35) on 32x32 colour digits,
+            # seed 0, 30 epochs: 87.7 % without Mixup, 72.3 % with Mixup(1.0)
+            # (Mixup pays off over hundreds of epochs, not 30), against 58.8 %
+            # on labels and 82.8 % on labels with the same crops and rotations.
             temperature=2.0,
             alpha=0.0,
-            mixup_alpha=1.0,
+            mixup_alpha=None,
             epochs=30,
             learning_rate=3e-3,
             image_augmentation={"crop": 0.5, "rotation": 10.0},

@@ -34,10 +34,13 @@ def test_images_default_to_the_augmented_recipe_and_vectors_do_not():
     assert [type(step) for step in steps] == [
         RandomResizedCrop,
         keras.layers.RandomRotation,
-        Mixup,
     ]
-    # On vectors the same method only mixes; the teacher never gets the Mixup.
-    assert isinstance(image.make_augmentation(images=False), Mixup)
+    assert image.make_augmentation(images=False) is None
+    # With a Mixup, the students get it after the crops; the teacher never does.
+    mixing = dataclasses.replace(image, mixup_alpha=1.0)
+    assert isinstance(mixing.make_augmentation(images=True)[-1], Mixup)
+    assert isinstance(mixing.make_augmentation(images=False), Mixup)
+    assert len(mixing.teacher_augmentation(True)) == 2
     assert [type(s) for s in image.teacher_augmentation(True)] == [
         RandomResizedCrop,
         keras.layers.RandomRotation,
