@@ -91,9 +91,10 @@ class DemoConfig:
     )
     student: str | None = _option(
         None,
-        "Student preset ('mlp': 100-100 MLP, 'mlp-small', 'cnn-tiny' for images) "
-        "or an untrained Functional .keras file. Default: 'mlp' for vectors, "
-        "'cnn-tiny' for images.",
+        "Student preset ('mlp': 100-100 MLP, 'mlp-small'; for images 'cnn-tiny' "
+        "and, from 32x32, 'mobilenet_v2' and 'mobilenet_v3_small') or an "
+        "untrained Functional .keras file. Default: 'mlp' for vectors, "
+        "'mobilenet_v2' for images of at least 32x32, else 'cnn-tiny'.",
         metavar="PRESET_OR_FILE",
     )
     method: str | None = _option(

@@ -22,9 +22,6 @@ from keras_distill.demo.dataset import one_line
 FAST_STUDENT_EPOCHS = 2
 FAST_COMPRESS_EPOCHS = 1
 FAST_LATENCY_RUNS = 20
-# Epochs of distillation while pruning, and again while training
-# quantization-aware (measured: docs/cli.md).
-COMPRESS_EPOCHS = 20
 LATENCY_RUNS = 100
 
 
@@ -62,16 +59,20 @@ class Plan:
         """The plan for the loaded `data`: images get the image recipe.
 
         Without `--method`, image data use `methods.BEST_IMAGE_METHOD` (the
-        run's temperature and alpha still apply, and its epochs unless
-        `--epochs` or `--fast` set them).
+        run's temperature and alpha still apply, and its epochs and compression
+        epochs unless `--epochs`, `--compress-epochs` or `--fast` set them).
         """
-        if self.config.method is not None or len(data.input_shape) != 3:
+        config = self.config
+        if config.method is not None or len(data.input_shape) != 3:
             return self
-        method = _with_overrides(methods.get_method(None, images=True), self.config)
-        epochs = self.epochs
-        if not (self.config.fast or self.config.epochs):
-            epochs = method.epochs
-        return dataclasses.replace(self, method=method, epochs=epochs)
+        method = _with_overrides(methods.get_method(None, images=True), config)
+        epochs, compress_epochs = self.epochs, self.compress_epochs
+        if not config.fast:
+            epochs = config.epochs or method.epochs
+            compress_epochs = config.compress_epochs or method.compress_epochs
+        return dataclasses.replace(
+            self, method=method, epochs=epochs, compress_epochs=compress_epochs
+        )
 
 
 def make_plan(config: DemoConfig | None = None) -> Plan:
@@ -102,7 +103,7 @@ def make_plan(config: DemoConfig | None = None) -> Plan:
     if config.fast:
         epochs, compress_epochs = FAST_STUDENT_EPOCHS, FAST_COMPRESS_EPOCHS
     else:
-        epochs, compress_epochs = method.epochs, COMPRESS_EPOCHS
+        epochs, compress_epochs = method.epochs, method.compress_epochs
     return Plan(
         config=config,
         method=method,

@@ -167,8 +167,15 @@ def _resnet_body(x, input_shape):
 
 
 def default_student_preset(input_shape) -> str:
-    """The student preset the demo uses for data of `input_shape`."""
-    return "cnn-tiny" if _is_image(input_shape) else "mlp"
+    """The student preset the demo uses for data of `input_shape`.
+
+    "mlp" for vectors; for images, "mobilenet_v2" (the student Android apps
+    ship) from its smallest size (32x32) up, and "cnn-tiny" below it.
+    """
+    if not _is_image(input_shape):
+        return "mlp"
+    smallest = _APPLICATIONS["mobilenet_v2"][2]
+    return "mobilenet_v2" if min(input_shape[:2]) >= smallest else "cnn-tiny"
 
 
 def student_preset(

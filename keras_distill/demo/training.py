@@ -31,7 +31,7 @@ def make_student(data, student=None):
         data: the `DataBundle`.
         student: str, a preset name (`presets.STUDENT_PRESETS`) or the path of
             an untrained Functional or Sequential `.keras` file. Defaults to None
-            (the data's default preset: "mlp" for vectors, "cnn-tiny" for images).
+            (the data's default, `presets.default_student_preset`).
 
     Returns:
         An uncompiled Keras model that outputs logits.

@@ -54,17 +54,32 @@ def test_plan_for_image_data_takes_the_image_recipe_with_the_run_overrides(tmp_p
     images, vectors = _Shape((32, 32, 3)), _Shape((40,))
     plan = make_plan(DemoConfig(temperature=3.0, output_dir=str(tmp_path)))
     assert plan.method.name == "mixup-kd" and plan.epochs == 500
+    assert plan.compress_epochs == 20
     for_images = plan.for_data(images)
     assert for_images.method.name == "augmented-kd"
     assert for_images.method.temperature == 3.0
-    assert for_images.epochs == methods.get_method("augmented-kd").epochs
+    recipe = methods.get_method("augmented-kd")
+    assert (for_images.epochs, for_images.compress_epochs) == (30, 5)
+    assert (recipe.epochs, recipe.compress_epochs) == (30, 5)
     assert plan.for_data(vectors) is plan
     chosen = make_plan(DemoConfig(method="kd", output_dir=str(tmp_path)))
     assert chosen.for_data(images) is chosen
     fast = make_plan(DemoConfig(fast=True, output_dir=str(tmp_path))).for_data(images)
     assert fast.method.name == "augmented-kd" and fast.epochs == 2
-    set_epochs = make_plan(DemoConfig(epochs=7, output_dir=str(tmp_path)))
-    assert set_epochs.for_data(images).epochs == 7
+    set_epochs = make_plan(
+        DemoConfig(epochs=7, compress_epochs=3, output_dir=str(tmp_path))
+    ).for_data(images)
+    assert (set_epochs.epochs, set_epochs.compress_epochs) == (7, 3)
+
+
+def test_default_image_student_is_mobilenet_v2_from_32_pixels():
+    from keras_distill.demo import presets
+
+    assert presets.default_student_preset((32, 32, 3)) == "mobilenet_v2"
+    assert presets.default_student_preset((64, 48, 1)) == "mobilenet_v2"
+    assert presets.default_student_preset((8, 8, 1)) == "cnn-tiny"
+    assert presets.default_student_preset((31, 64, 3)) == "cnn-tiny"
+    assert presets.default_student_preset((40,)) == "mlp"
 
 
 def test_augmented_pipeline_changes_the_images_and_keeps_labels(digits):
