@@ -166,6 +166,12 @@ def _resnet_body(x, input_shape):
     return keras.layers.GlobalAveragePooling2D(name="features")(x)
 
 
+def is_mobile_sized(input_shape) -> bool:
+    """Whether the examples are images the MobileNet presets take (>= 32x32)."""
+    smallest = min(minimum for _, _, minimum in _APPLICATIONS.values())
+    return _is_image(input_shape) and min(input_shape[:2]) >= smallest
+
+
 def default_student_preset(input_shape) -> str:
     """The student preset the demo uses for data of `input_shape`.
 
@@ -174,8 +180,7 @@ def default_student_preset(input_shape) -> str:
     """
     if not _is_image(input_shape):
         return "mlp"
-    smallest = _APPLICATIONS["mobilenet_v2"][2]
-    return "mobilenet_v2" if min(input_shape[:2]) >= smallest else "cnn-tiny"
+    return "mobilenet_v2" if is_mobile_sized(input_shape) else "cnn-tiny"
 
 
 def student_preset(
