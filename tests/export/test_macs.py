@@ -184,3 +184,20 @@ def test_tflite_macs_reject_free_dimensions_and_bad_bytes():
         count_tflite_macs(convert_tflite(model))
     with pytest.raises(ValueError, match="not a valid .tflite"):
         count_tflite_macs(b"not a flatbuffer")
+
+
+def test_quantization_aware_model_has_the_plain_models_macs():
+    """Either engine's QAT layers (TF-MOT wrappers, our FusedQuantize) are opened."""
+    from keras_distill.compress import quantize
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    x = keras.layers.BatchNormalization()(x)  # folded into the conv by our engine
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(5)(x))
+    expected = 8 * 8 * 4 * 9 * 3 + 8 * 8 * 4 * 5
+    assert count_macs(model) == expected
+    qat = quantize(model)
+    assert count_macs(qat) == expected
+    assert all(row.counted for row in macs_by_layer(qat))
