@@ -8,10 +8,15 @@ small frozen result and prints one line; `report.build_report` makes
 
 - `report.json`: dataset, versions, options, seconds per stage, and the
   `models` list (see `keras_distill.demo.report` and docs/cli.md);
-- `accuracy_vs_size.png`, `training_curves.png`;
+- `accuracy_vs_size.png`, `accuracy_vs_latency.png`, `training_curves.png`;
 - `distilled_student_float32.tflite` and `compressed_student_int8.tflite` (or
   `_float16` / `_dynamic`), each with its LiteRT report `.json`, and
-  `labels.txt`: what an Android app needs.
+  `labels.txt`: what an Android app needs;
+- `teacher_float32.tflite` and its `.json`: the float teacher, verified and
+  timed in LiteRT the same way, to compare against. It is exported after the
+  students, and a teacher the converter or LiteRT refuses (a user's `.keras`
+  file with an op LiteRT has no kernel for) does not stop the run: the export
+  line and the teacher's `export_error` in `report.json` say why.
 """
 
 import dataclasses
@@ -51,10 +56,22 @@ class StudentResult:
 
 @dataclasses.dataclass(frozen=True)
 class ExportResult:
-    """The LiteRT reports of the float32 and the compressed `.tflite` files."""
+    """The LiteRT reports of the `.tflite` files.
+
+    `distilled` (float32) and `compressed` are the students' reports. `teacher`
+    is the float32 teacher's, or None when it was not exported, with the reason
+    in `teacher_error` (None when the export succeeded or was not asked for).
+    """
 
     distilled: object
     compressed: object
+    teacher: object = None
+    teacher_error: str | None = None
+
+    def reports(self) -> list:
+        """The LiteRT reports of the files written, students first."""
+        found = [self.distilled, self.compressed, self.teacher]
+        return [report for report in found if report is not None]
 
 
 def _seed(plan: Plan) -> None:
@@ -137,26 +154,66 @@ def compress(plan: Plan, data, teacher, student) -> compression.CompressResult:
     )
 
 
-def export_files(plan: Plan, data, student, compressed) -> ExportResult:
-    """The float32 and the compressed `.tflite` files, verified in LiteRT."""
-    return ExportResult(
-        distilled=export(
-            student.model,
-            data,
-            plan.output_dir,
-            "distilled_student",
-            "float32",
-            latency_runs=plan.latency_runs,
-        ),
-        compressed=export(
-            compressed.model,
-            data,
-            plan.output_dir,
-            "compressed_student",
-            plan.config.quantization,
-            latency_runs=plan.latency_runs,
-        ),
+def export_files(plan: Plan, data, student, compressed, teacher=None) -> ExportResult:
+    """The students' `.tflite` files, then the float32 teacher's, verified in LiteRT.
+
+    The students' files are what the run is for, so they are written first,
+    and their export errors stop the run. The teacher's file is there to
+    compare with: a teacher that does not convert or does not run in LiteRT
+    (a user's `.keras` file can hold anything) is reported in `teacher_error`
+    and the run goes on.
+
+    Args:
+        plan: the run's `Plan`.
+        data: the `DataBundle`.
+        student: the distilled `StudentResult`.
+        compressed: the `CompressResult`.
+        teacher: the `TeacherResult`. Defaults to None (no teacher file).
+
+    Returns:
+        The `ExportResult`.
+    """
+    distilled = export(
+        student.model,
+        data,
+        plan.output_dir,
+        "distilled_student",
+        "float32",
+        latency_runs=plan.latency_runs,
     )
+    compressed_report = export(
+        compressed.model,
+        data,
+        plan.output_dir,
+        "compressed_student",
+        plan.config.quantization,
+        latency_runs=plan.latency_runs,
+    )
+    teacher_report = teacher_error = None
+    if teacher is not None:
+        try:
+            teacher_report = export(
+                teacher.model,
+                data,
+                plan.output_dir,
+                "teacher",
+                "float32",
+                latency_runs=plan.latency_runs,
+            )
+        except Exception as err:  # noqa: BLE001 - any failure is reported, not fatal
+            teacher_error = f"{type(err).__name__}: {dataset.one_line(err)}"
+    return ExportResult(distilled, compressed_report, teacher_report, teacher_error)
+
+
+def _export_line(files: ExportResult) -> str:
+    line = ", ".join(
+        f"{pathlib.Path(tflite.path).name} ({tflite.file_bytes / 1024:.1f} KiB)"
+        for tflite in files.reports()
+    )
+    line += ", verified in LiteRT"
+    if files.teacher_error is not None:
+        line += f"; the teacher was not exported: {files.teacher_error}"
+    return line
 
 
 def run_demo(config: DemoConfig | None = None) -> dict:
@@ -164,7 +221,8 @@ def run_demo(config: DemoConfig | None = None) -> dict:
 
     Stages, one printed line each: data, teacher, label-only baseline
     student, distilled student, compression (prune + QAT while distilling),
-    export (float32 and quantized `.tflite`, verified in LiteRT), report.
+    export (the students' float32 and quantized `.tflite` files, then the
+    float32 teacher's, verified in LiteRT), report.
 
     Args:
         config: a `DemoConfig`. Defaults to None (`DemoConfig()`: MNIST-1D, the
@@ -214,15 +272,8 @@ def run_demo(config: DemoConfig | None = None) -> dict:
     )
     compressed = compress(plan, data, teacher, student)
     clock.done("compress", compressed.describe())
-    files = export_files(plan, data, student, compressed)
-    clock.done(
-        "export",
-        ", ".join(
-            f"{pathlib.Path(tflite.path).name} ({tflite.file_bytes / 1024:.1f} KiB)"
-            for tflite in (files.distilled, files.compressed)
-        )
-        + ", verified in LiteRT",
-    )
+    files = export_files(plan, data, student, compressed, teacher)
+    clock.done("export", _export_line(files))
     report = run_report.build_report(
         plan, data, teacher, labels_only, student, compressed, files
     )
@@ -230,6 +281,11 @@ def run_demo(config: DemoConfig | None = None) -> dict:
         plots.plot_accuracy_vs_size(
             report["models"],
             plan.output_dir / "accuracy_vs_size.png",
+            f"{data.name}: {plan.method.name}",
+        ),
+        plots.plot_accuracy_vs_latency(
+            report["models"],
+            plan.output_dir / "accuracy_vs_latency.png",
             f"{data.name}: {plan.method.name}",
         ),
         plots.plot_training_curves(
@@ -243,6 +299,7 @@ def run_demo(config: DemoConfig | None = None) -> dict:
     report["elapsed_seconds"] = {**clock.seconds, "total": clock.total()}
     run_report.write_json_atomic(plan.output_dir / "report.json", report)
     print()
+    print(run_report.TABLE_CAPTION)
     print(run_report.format_table(report["models"]))
     print(f"\nEverything is in {plan.output_dir} ({clock.total():.0f} s).")
     return report
