@@ -162,9 +162,11 @@ def plot_accuracy_vs_latency(models: list[dict], path, title: str = "") -> pathl
             fontsize=8,
         )
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(
         matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
     )
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     if points:
         latencies = [latency for _, latency, _ in points]
         ax.set_xlim(min(latencies) / 2.0, max(latencies) * 4.0)
