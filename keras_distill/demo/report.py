@@ -30,6 +30,9 @@ EXPORT_KEYS = (
     "latency_ms_by_threads",
     "macs",
 )
+# An input pipeline less than this many times faster than training is reported
+# as one that training may wait for.
+STARVING_RATIO = 5
 # The thread counts of the printed table's latency columns, and what they hold.
 TABLE_THREADS = (1, 4)
 TABLE_CAPTION = (
@@ -129,8 +132,8 @@ def build_report(plan, data, teacher, baseline, student, compressed, files) -> d
             teacher's may be missing, with its `teacher_error`).
 
     Returns:
-        The report dict, without `elapsed_seconds` and `files.plots` (the run
-        adds them at the end).
+        The report dict, without `input_pipeline`, `elapsed_seconds` and
+        `files.plots` (the run adds them in its report stage).
     """
     output_dir = plan.output_dir
     teacher_file = getattr(files, "teacher", None)
@@ -193,6 +196,38 @@ def build_report(plan, data, teacher, baseline, student, compressed, files) -> d
     }
 
 
+def input_pipeline_line(section: dict, data=None) -> str:
+    """One line on whether training waited for its input pipeline.
+
+    Args:
+        section: `report.json`'s `input_pipeline`.
+        data: the `DataBundle`, to say "images" for images. Defaults to None
+            ("examples").
+
+    Returns:
+        The pipeline's speed alone and the distillation's; when the pipeline
+        is less than `STARVING_RATIO` times faster, a warning that training
+        may wait for data, and what to try.
+    """
+    unit = "examples"
+    if data is not None and len(data.input_shape) == 3:
+        unit = "images"
+    speed = section["examples_per_second"]
+    line = f"input pipeline alone: {speed:,.0f} {unit}/s"
+    training = section.get("training_examples_per_second")
+    ratio = section.get("ratio")
+    if training is None or ratio is None:
+        return line + " (training was not timed)"
+    line += f", {ratio:.1f}x the distillation's {training:,.0f} {unit}/s"
+    if ratio < STARVING_RATIO:
+        return (
+            f"{line}: less than {STARVING_RATIO}x, so training may be waiting "
+            "for data (cache decoded examples, smaller images, more parallel "
+            "decoding)"
+        )
+    return line
+
+
 def versions() -> dict:
     """Versions of Python and of every library the run depends on."""
     from importlib import metadata
@@ -228,12 +263,22 @@ def check_report(report: dict) -> None:
 
     The tests and anyone reading `report.json` with a script can rely on it.
     """
-    required = ("dataset", "versions", "keras", "compression", "elapsed_seconds")
+    required = (
+        "dataset",
+        "versions",
+        "keras",
+        "compression",
+        "input_pipeline",
+        "elapsed_seconds",
+    )
     for key in (*required, "models"):
         if key not in report:
             raise ValueError(f"report has no {key!r} field")
     if "engine" not in report["compression"]:
         raise ValueError("report's compression field does not name its engine")
+    for key in ("examples_per_second", "training_examples_per_second", "ratio"):
+        if key not in report["input_pipeline"]:
+            raise ValueError(f"report's input_pipeline field has no {key!r}")
     names = [model.get("name") for model in report["models"]]
     if names != list(MODEL_NAMES):
         raise ValueError(f"report models are {names}, expected {list(MODEL_NAMES)}")

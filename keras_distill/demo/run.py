@@ -33,6 +33,7 @@ from keras_distill.demo.config import DemoConfig
 from keras_distill.demo.exporting import export
 from keras_distill.demo.plan import Plan
 from keras_distill.demo.plan import make_plan
+from keras_distill.demo.progress import FitTimer
 from keras_distill.demo.progress import StageClock
 
 
@@ -47,11 +48,17 @@ class TeacherResult:
 
 @dataclasses.dataclass(frozen=True)
 class StudentResult:
-    """A trained student, its test accuracy and its Keras history."""
+    """A trained student, its test accuracy, its Keras history and speed.
+
+    `examples_per_second` is the training speed: training examples times
+    epochs over the seconds of `fit` without its validation (`FitTimer`);
+    None when it was not timed.
+    """
 
     model: object
     accuracy: float
     history: dict
+    examples_per_second: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,15 +136,45 @@ def baseline(plan: Plan, data) -> StudentResult:
 def distil(plan: Plan, data, teacher: TeacherResult) -> StudentResult:
     """The same student, distilled from the teacher with the plan's method."""
     _seed(plan)
+    timer = FitTimer()
     distiller, history = training.distil(
         data,
         teacher.model,
         student=plan.config.student,
         method=plan.method,
         epochs=plan.epochs,
+        callbacks=[timer],
     )
     student = distiller.student
-    return StudentResult(student, dataset.evaluate(student, data), history)
+    examples = data.num_examples.get("train")
+    speed = None
+    if examples and timer.seconds:
+        speed = examples * plan.epochs / timer.seconds
+    return StudentResult(student, dataset.evaluate(student, data), history, speed)
+
+
+def input_pipeline(data, student: StudentResult) -> dict:
+    """The training pipeline's speed alone, against the distillation's.
+
+    Timed after the last training stage: iterating `data.train` moves its
+    seeded shuffle on, which would change what the stages after it train on.
+
+    Returns:
+        `report.json`'s `input_pipeline`: `examples_per_second`, `batches`
+        and `whole_epoch` (`dataset.input_pipeline_throughput`),
+        `training_examples_per_second` (the distil stage's) and `ratio`, the
+        first over the second (None when training was not timed).
+    """
+    measured = dataset.input_pipeline_throughput(data)
+    training_speed = student.examples_per_second
+    ratio = None
+    if training_speed:
+        ratio = measured["examples_per_second"] / training_speed
+    return {
+        **measured,
+        "training_examples_per_second": training_speed,
+        "ratio": ratio,
+    }
 
 
 def compress(plan: Plan, data, teacher, student) -> compression.CompressResult:
@@ -276,6 +313,11 @@ def run_demo(config: DemoConfig | None = None) -> dict:
     clock.done("export", _export_line(files))
     report = run_report.build_report(
         plan, data, teacher, labels_only, student, compressed, files
+    )
+    report["input_pipeline"] = input_pipeline(data, student)
+    print(
+        "  " + run_report.input_pipeline_line(report["input_pipeline"], data),
+        flush=True,
     )
     figures = [
         plots.plot_accuracy_vs_size(

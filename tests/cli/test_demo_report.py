@@ -36,6 +36,14 @@ def _models():
     ]
 
 
+def _report():
+    pipeline = {"examples_per_second": 2e5, "batches": 32, "whole_epoch": True}
+    pipeline |= {"training_examples_per_second": 2e3, "ratio": 100.0}
+    report = {"dataset": {}, "versions": {}, "elapsed_seconds": {}, "models": _models()}
+    report |= {"keras": "Keras 3", "compression": {"engine": "native"}}
+    return report | {"input_pipeline": pipeline}
+
+
 def test_write_json_atomic_replaces_the_file_and_leaves_no_temp(tmp_path):
     path = tmp_path / "report.json"
     path.write_text("old")
@@ -54,8 +62,7 @@ def test_write_json_atomic_keeps_the_old_file_when_data_is_bad(tmp_path):
 
 
 def test_check_report_accepts_the_documented_shape():
-    report = {"dataset": {}, "versions": {}, "elapsed_seconds": {}, "models": _models()}
-    report |= {"keras": "Keras 3", "compression": {"engine": "native"}}
+    report = _report()
     demo_report.check_report(report)
     del report["compression"]["engine"]
     with pytest.raises(ValueError, match="engine"):
@@ -64,11 +71,14 @@ def test_check_report_accepts_the_documented_shape():
     del report["models"][2]["gzip_bytes"]
     with pytest.raises(ValueError, match="distilled_student.*gzip_bytes"):
         demo_report.check_report(report)
+    report = _report()
+    del report["input_pipeline"]["ratio"]
+    with pytest.raises(ValueError, match="input_pipeline.*ratio"):
+        demo_report.check_report(report)
 
 
 def test_check_report_wants_the_teacher_file_or_its_export_error():
-    report = {"dataset": {}, "versions": {}, "elapsed_seconds": {}, "models": _models()}
-    report |= {"keras": "Keras 3", "compression": {"engine": "native"}}
+    report = _report()
     del report["models"][0]["latency_ms_by_threads"]
     with pytest.raises(ValueError, match="teacher.*latency_ms_by_threads"):
         demo_report.check_report(report)
