@@ -186,3 +186,27 @@ def test_interrupting_the_teacher_export_is_not_swallowed(
     monkeypatch.setattr(run, "export", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run.export_files(plan, digits, student, compressed, teacher)
+
+
+def test_a_users_teacher_file_is_exported_as_it_loads(digits, tmp_path):
+    from keras_distill._compat import keras
+    from keras_distill.demo import teacher as teacher_stage
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Rescaling(1 / 16)(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.Flatten()(x)
+    saved = keras.Model(inputs, keras.layers.Dense(10)(x), name="my_teacher")
+    saved.save(tmp_path / "my_teacher.keras")
+    model, source = teacher_stage.get_teacher(
+        digits, path=str(tmp_path / "my_teacher.keras")
+    )
+    assert source == "file"
+    plan = make_plan(DemoConfig(fast=True, output_dir=str(tmp_path / "out")))
+    _, student, compressed = _results(digits)
+    teacher = run.TeacherResult(model, source, dataset.evaluate(model, digits))
+    files = run.export_files(plan, digits, student, compressed, teacher)
+    assert files.teacher_error is None
+    assert files.teacher.path.endswith("teacher_float32.tflite")
+    assert files.teacher.top1_agreement == 1.0
+    assert files.teacher.macs == 6 * 6 * 4 * 9 + 6 * 6 * 4 * 10
