@@ -239,6 +239,12 @@ def export_files(plan: Plan, data, student, compressed, teacher=None) -> ExportR
             )
         except Exception as err:  # noqa: BLE001 - any failure is reported, not fatal
             teacher_error = f"{type(err).__name__}: {dataset.one_line(err)}"
+            # An earlier run's teacher file would pass for this teacher's.
+            for suffix in (".tflite", ".json"):
+                stale = plan.output_dir / f"teacher_float32{suffix}"
+                if stale.is_file():
+                    stale.unlink()
+                    teacher_error += f" (removed {stale.name} of an earlier run)"
     return ExportResult(distilled, compressed_report, teacher_report, teacher_error)
 
 

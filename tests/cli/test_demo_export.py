@@ -149,10 +149,13 @@ def test_a_teacher_that_does_not_export_is_reported_and_the_students_kept(
     plan = make_plan(DemoConfig(fast=True, output_dir=str(tmp_path)))
     teacher, student, compressed = _results(digits)
     _spy_on_export(monkeypatch, fail_for="teacher")
+    # An earlier run's teacher file must not pass for this teacher's.
+    (tmp_path / "teacher_float32.tflite").write_bytes(b"earlier run")
     files = run.export_files(plan, digits, student, compressed, teacher)
     assert files.teacher is None
     assert files.teacher_error.startswith("TFLiteConversionError: The TFLite")
     assert "\n" not in files.teacher_error and "Bogus" in files.teacher_error
+    assert "removed teacher_float32.tflite of an earlier run" in files.teacher_error
     assert sorted(p.name for p in tmp_path.glob("*.tflite")) == [
         "compressed_student_int8.tflite",
         "distilled_student_float32.tflite",
