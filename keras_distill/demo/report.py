@@ -218,7 +218,8 @@ def input_pipeline_line(section: dict, data=None) -> str:
     ratio = section.get("ratio")
     if training is None or ratio is None:
         return line + " (training was not timed)"
-    line += f", {ratio:.1f}x the distillation's {training:,.0f} {unit}/s"
+    # 3 significant digits: a ratio just below the threshold must not print as it.
+    line += f", {ratio:.3g}x the distillation's {training:,.0f} {unit}/s"
     if ratio < STARVING_RATIO:
         return (
             f"{line}: less than {STARVING_RATIO}x, so training may be waiting "

@@ -53,9 +53,26 @@ def test_pipeline_is_timed_over_an_epoch_or_a_bounded_part(digits):
     whole = dataset.input_pipeline_throughput(digits)
     assert whole["batches"] == dataset.steps_per_epoch(digits) == 20
     assert whole["whole_epoch"] and whole["examples_per_second"] > 0
-    part = dataset.input_pipeline_throughput(digits, max_batches=3)
+    assert whole["passes"] == dataset.INPUT_PIPELINE_PASSES
+    part = dataset.input_pipeline_throughput(digits, max_batches=3, passes=1)
     assert part["batches"] == 3 and not part["whole_epoch"]
-    assert part["examples_per_second"] > 0
+    assert part["examples_per_second"] > 0 and part["passes"] == 1
+
+
+def test_the_best_of_the_passes_counts(digits, monkeypatch):
+    import keras_distill.data
+
+    speeds = iter([100.0, 300.0, 200.0])
+    timed = []
+
+    def fake(dataset_, *, batches=None, warmup_batches=0):
+        timed.append((dataset_, batches))
+        return next(speeds)
+
+    monkeypatch.setattr(keras_distill.data, "pipeline_throughput", fake)
+    found = dataset.input_pipeline_throughput(digits, max_batches=7)
+    assert found["examples_per_second"] == 300.0
+    assert timed == [(digits.train, 7)] * 3
 
 
 def test_report_section_compares_the_pipeline_with_distillation(digits):
@@ -73,8 +90,11 @@ def test_report_section_compares_the_pipeline_with_distillation(digits):
 def test_the_line_warns_when_the_pipeline_is_not_several_times_faster(digits):
     section = {"examples_per_second": 3000.0, "training_examples_per_second": 1000.0}
     slow = input_pipeline_line(section | {"ratio": 3.0}, digits)
-    assert slow.startswith("input pipeline alone: 3,000 images/s, 3.0x the ")
+    assert slow.startswith("input pipeline alone: 3,000 images/s, 3x the ")
     assert f"less than {STARVING_RATIO}x" in slow and "waiting for data" in slow
+    # Just below the threshold is not rounded up to it.
+    near = input_pipeline_line(section | {"ratio": 4.97}, digits)
+    assert "4.97x" in near and "waiting for data" in near
     fast = input_pipeline_line(section | {"ratio": 50.0})
     assert "examples/s" in fast and "waiting" not in fast
     untimed = {"examples_per_second": 3000.0, "training_examples_per_second": None}
