@@ -140,6 +140,7 @@ def plot_accuracy_vs_latency(models: list[dict], path, title: str = "") -> pathl
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
     points = latency_points(models)
+    fastest = min((latency for _, latency, _ in points), default=None)
     for model, latency, measured in points:
         colour = COLOURS.get(model["name"], "black")
         label = LABELS.get(model["name"], model["name"])
@@ -154,11 +155,14 @@ def plot_accuracy_vs_latency(models: list[dict], path, title: str = "") -> pathl
             zorder=3,
             label=label,
         )
+        # The fastest point's text goes to its left, clear of its neighbours'.
+        left = latency == fastest
         ax.annotate(
-            f"{label}\n{accuracy:.1f} %, {latency:.3g} ms",
+            f"{accuracy:.1f} %\n{latency:.3g} ms",
             (latency, accuracy),
             textcoords="offset points",
-            xytext=(8, 6),
+            xytext=(-10, 4) if left else (10, 4),
+            ha="right" if left else "left",
             fontsize=8,
         )
     ax.set_xscale("log")
@@ -169,7 +173,7 @@ def plot_accuracy_vs_latency(models: list[dict], path, title: str = "") -> pathl
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     if points:
         latencies = [latency for _, latency, _ in points]
-        ax.set_xlim(min(latencies) / 2.0, max(latencies) * 4.0)
+        ax.set_xlim(min(latencies) / 4.0, max(latencies) * 4.0)
         accuracies = [100 * model["accuracy"] for model, _, _ in points]
         low = max(0.0, min(accuracies) - 5)
         ax.set_ylim(math.floor(low), min(100.0, max(accuracies) + 6))

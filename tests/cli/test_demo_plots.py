@@ -110,8 +110,13 @@ def test_accuracy_vs_latency_places_every_timed_model_on_a_log_axis(
     # The baseline has no file: it sits at the distilled student's latency.
     assert drawn == [(0.0167, 94.0), (0.0016, 66.0), (0.0016, 83.0), (0.00097, 81.0)]
     labels = [text.get_text() for text in ax.texts]
-    assert labels[0].startswith("teacher\n94.0 %, 0.0167 ms")
-    assert labels[1].startswith("student, labels only")
+    assert labels == ["94.0 %\n0.0167 ms", "66.0 %\n0.0016 ms"] + [
+        "83.0 %\n0.0016 ms",
+        "81.0 %\n0.00097 ms",
+    ]
+    # The legend names the models; the fastest point's text is on its left.
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "teacher"
+    assert [t.get_ha() for t in ax.texts] == ["left", "left", "left", "right"]
 
 
 def test_latency_points_mark_the_baseline_estimated_and_skip_untimed_models():
