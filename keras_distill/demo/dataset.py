@@ -16,6 +16,10 @@ from keras_distill.demo.config import UsageError
 # run exercises every stage in well under a minute.
 FAST_TRAIN_BATCHES = 20
 FAST_EVAL_EXAMPLES = 300
+# The most training batches `input_pipeline_throughput` times: a whole epoch of
+# MNIST-1D (32 batches of 128), digits or `--fast`, a bounded part of larger ones.
+INPUT_PIPELINE_BATCHES = 50
+INPUT_PIPELINE_PASSES = 3
 
 
 def one_line(err: BaseException) -> str:
@@ -96,6 +100,48 @@ def smoke_subset(data):
         x_test=None if data.x_test is None else data.x_test[:cut],
         y_test=None if data.y_test is None else data.y_test[:cut],
     )
+
+
+def input_pipeline_throughput(
+    data,
+    *,
+    max_batches: int = INPUT_PIPELINE_BATCHES,
+    passes: int = INPUT_PIPELINE_PASSES,
+):
+    """Examples per second the training pipeline delivers alone, with no model.
+
+    `keras_distill.data.pipeline_throughput` over one epoch of `data.train`,
+    or its first `max_batches` batches when the epoch is longer, `passes`
+    times; the best pass counts (the first ones pay the iterator's start-up
+    and tf.data's autotuning, and any pass can lose the CPU to another job).
+    Each pass includes filling the shuffle buffer, which every epoch does;
+    over part of a long epoch that cost is shared by fewer batches, so the
+    figure is then a lower bound.
+
+    Iterating `data.train` moves its seeded shuffle on to the next epoch's
+    order, so the demo calls this after the last training stage.
+
+    Args:
+        data: the `DataBundle`.
+        max_batches: int, the most batches to time per pass. Defaults to
+            `INPUT_PIPELINE_BATCHES`.
+        passes: int, timed passes. Defaults to `INPUT_PIPELINE_PASSES`.
+
+    Returns:
+        `{"examples_per_second": float, "batches": int, "whole_epoch": bool,
+        "passes": int}`.
+    """
+    from keras_distill.data import pipeline_throughput
+
+    epoch = steps_per_epoch(data)
+    batches = min(epoch, max_batches)
+    best = max(pipeline_throughput(data.train, batches=batches) for _ in range(passes))
+    return {
+        "examples_per_second": best,
+        "batches": batches,
+        "whole_epoch": batches >= epoch,
+        "passes": passes,
+    }
 
 
 def steps_per_epoch(data) -> int:

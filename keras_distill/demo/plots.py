@@ -1,4 +1,4 @@
-"""The demo's pictures: accuracy against size, and training curves (PNG).
+"""The demo's pictures: accuracy against size and latency, training curves (PNG).
 
 Drawn on `matplotlib.figure.Figure` objects, not pyplot: no display is needed
 and the caller's matplotlib backend (a notebook's inline one) is left alone.
@@ -98,6 +98,94 @@ def plot_accuracy_vs_size(models: list[dict], path, title: str = "") -> pathlib.
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
     ax.set_title(title or "accuracy against size")
+    return _save(fig, path)
+
+
+def latency_points(models: list[dict]) -> list[tuple[dict, float, bool]]:
+    """The models to place on the latency axis: `(entry, ms, measured)`.
+
+    Exported models: the 1-thread median latency of their `.tflite` file in
+    LiteRT (`latency_ms`). The label-only baseline has no file; it has the
+    distilled student's architecture, so it is placed at that float32 file's
+    latency, marked not measured. Any other model without a latency (a teacher
+    that was not exported) is left out.
+    """
+    by_name = {model["name"]: model for model in models}
+    points = []
+    for model in models:
+        if model.get("latency_ms") is not None:
+            points.append((model, float(model["latency_ms"]), True))
+            continue
+        twin = by_name.get("distilled_student", {})
+        if model["name"] == "baseline_student" and twin.get("latency_ms") is not None:
+            points.append((model, float(twin["latency_ms"]), False))
+    return points
+
+
+def plot_accuracy_vs_latency(models: list[dict], path, title: str = "") -> pathlib.Path:
+    """One point per model: accuracy (%) against 1-thread latency (ms, log scale).
+
+    The latency is the median of single-example calls of the model's
+    `.tflite` file in LiteRT at one thread (`latency_ms` of report.json); see
+    `latency_points` for the baseline student and models without a file.
+
+    Args:
+        models: the `models` list of report.json.
+        path: the PNG file to write.
+        title: str, e.g. the dataset name. Defaults to "".
+
+    Returns:
+        The path written.
+    """
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    points = latency_points(models)
+    fastest = min((latency for _, latency, _ in points), default=None)
+    for model, latency, measured in points:
+        colour = COLOURS.get(model["name"], "black")
+        label = LABELS.get(model["name"], model["name"])
+        accuracy = 100 * model["accuracy"]
+        ax.scatter(
+            latency,
+            accuracy,
+            s=120,
+            color=colour if measured else "white",
+            edgecolors=colour,
+            linewidths=2,
+            zorder=3,
+            label=label,
+        )
+        # The fastest point's text goes to its left, clear of its neighbours'.
+        left = latency == fastest
+        ax.annotate(
+            f"{accuracy:.1f} %\n{latency:.3g} ms",
+            (latency, accuracy),
+            textcoords="offset points",
+            xytext=(-10, 4) if left else (10, 4),
+            ha="right" if left else "left",
+            fontsize=8,
+        )
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(
+        matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    )
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    if points:
+        latencies = [latency for _, latency, _ in points]
+        ax.set_xlim(min(latencies) / 4.0, max(latencies) * 4.0)
+        accuracies = [100 * model["accuracy"] for model, _, _ in points]
+        low = max(0.0, min(accuracies) - 5)
+        ax.set_ylim(math.floor(low), min(100.0, max(accuracies) + 6))
+    ax.set_xlabel(
+        "latency (ms): median of one example, 1 thread, .tflite in LiteRT\n"
+        "(hollow: no file of its own, placed at its architecture's float32 file)"
+    )
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(True, which="both", alpha=0.3)
+    if points:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
+    ax.set_title(title or "accuracy against latency")
     return _save(fig, path)
 
 

@@ -67,6 +67,44 @@ class EpochProgress(keras.callbacks.Callback):
             print(f"  epoch {epoch + 1}/{self.epochs} - {metrics}", flush=True)
 
 
+class FitTimer(keras.callbacks.Callback):
+    """The seconds a `fit` spent training: start to end, less its validation.
+
+    Validation runs inside the epochs (`on_test_begin` to `on_test_end`) and
+    is left out, so `examples * epochs / seconds` is the training speed. The
+    first steps' tracing and any wait for the input pipeline are in.
+
+    Example:
+    ```python
+    timer = FitTimer()
+    model.fit(data.train, epochs=5, callbacks=[timer])
+    examples_per_second = data.num_examples["train"] * 5 / timer.seconds
+    ```
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = None
+        self._start = self._test_start = None
+        self._validation = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.seconds = None
+        self._validation = 0.0
+        self._start = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        self._test_start = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        if self._test_start is not None:
+            self._validation += time.perf_counter() - self._test_start
+            self._test_start = None
+
+    def on_train_end(self, logs=None):
+        self.seconds = time.perf_counter() - self._start - self._validation
+
+
 class StageClock:
     """Times the demo's stages and prints `[i/7] stage: what happened (s)`.
 

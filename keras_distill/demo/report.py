@@ -2,10 +2,13 @@
 
 `report.json` is documented in docs/cli.md. Its `models` list holds one entry
 per model, in pipeline order: `teacher`, `baseline_student`, `distilled_student`,
-`compressed_student`. Each has `name`, `accuracy` (a fraction in [0, 1]) and
-`params`; exported models also `tflite` (path relative to the output directory),
-`tflite_bytes`, `gzip_bytes` and `latency_ms`, measured by running the file in
-LiteRT.
+`compressed_student`. Each has `name`, `accuracy` (a fraction in [0, 1]),
+`params` and `macs`; exported models (the float32 teacher, the float32
+distilled student, the compressed student) also `tflite` (path relative to the
+output directory), `tflite_bytes`, `gzip_bytes`, `latency_ms` (1-thread
+median), `latency_ms_p90` and `latency_ms_by_threads`, measured by running the
+file in LiteRT. A teacher that could not be exported has `export_error`
+instead.
 """
 
 import dataclasses
@@ -18,7 +21,24 @@ from keras_distill import _atomic
 
 MODEL_NAMES = ("teacher", "baseline_student", "distilled_student", "compressed_student")
 REQUIRED_MODEL_KEYS = ("name", "accuracy", "params")
-EXPORT_KEYS = ("tflite", "tflite_bytes", "gzip_bytes", "latency_ms")
+EXPORT_KEYS = (
+    "tflite",
+    "tflite_bytes",
+    "gzip_bytes",
+    "latency_ms",
+    "latency_ms_p90",
+    "latency_ms_by_threads",
+    "macs",
+)
+# An input pipeline less than this many times faster than training is reported
+# as one that training may wait for.
+STARVING_RATIO = 5
+# The thread counts of the printed table's latency columns, and what they hold.
+TABLE_THREADS = (1, 4)
+TABLE_CAPTION = (
+    "latency: median / p90 ms of one single-example call of the .tflite file "
+    "in LiteRT (XNNPACK) on this CPU"
+)
 
 
 def write_json_atomic(path: "str | os.PathLike", data: dict) -> pathlib.Path:
@@ -45,6 +65,15 @@ def write_json_atomic(path: "str | os.PathLike", data: dict) -> pathlib.Path:
     return path
 
 
+def _keras_macs(model) -> int | None:
+    from keras_distill.export import count_macs
+
+    try:
+        return count_macs(model)
+    except ValueError:  # free spatial dimensions: no fixed count
+        return None
+
+
 def model_entry(
     name: str, model, accuracy: float, output_dir, tflite=None, params=None
 ) -> dict:
@@ -62,14 +91,17 @@ def model_entry(
             model, whose quantizer variables are not parameters of the file).
 
     Returns:
-        A dict with `name`, `accuracy`, `params`, and for exported models
-        `tflite`, `tflite_bytes`, `gzip_bytes`, `latency_ms` (1-thread median),
-        `latency_ms_p90`, `latency_ms_by_threads` (median and p90 at 1 and 4
-        threads), `macs`, `quantization` and `keras_accuracy`.
+        A dict with `name`, `accuracy`, `params`, `macs` (of the Keras model),
+        and for exported models `tflite`, `tflite_bytes`, `gzip_bytes`,
+        `latency_ms` (1-thread median), `latency_ms_p90`,
+        `latency_ms_by_threads` (median and p90 at 1 and 4 threads),
+        `quantization` and `keras_accuracy`.
     """
     params = model.count_params() if params is None else int(params)
     entry = {"name": name, "accuracy": float(accuracy), "params": params}
-    if tflite is not None:
+    if tflite is None:
+        entry["macs"] = _keras_macs(model)
+    else:
         entry.update(
             tflite=pathlib.Path(tflite.path)
             .relative_to(pathlib.Path(output_dir))
@@ -96,15 +128,26 @@ def build_report(plan, data, teacher, baseline, student, compressed, files) -> d
         baseline: the label-only `StudentResult`.
         student: the distilled `StudentResult`.
         compressed: the `CompressResult`.
-        files: the `ExportResult` (LiteRT reports of both `.tflite` files).
+        files: the `ExportResult` (LiteRT reports of the `.tflite` files; the
+            teacher's may be missing, with its `teacher_error`).
 
     Returns:
-        The report dict, without `elapsed_seconds` and `files.plots` (the run
-        adds them at the end).
+        The report dict, without `input_pipeline`, `elapsed_seconds` and
+        `files.plots` (the run adds them in its report stage).
     """
     output_dir = plan.output_dir
+    teacher_file = getattr(files, "teacher", None)
+    teacher_entry = model_entry(
+        "teacher",
+        teacher.model,
+        teacher.accuracy if teacher_file is None else teacher_file.accuracy,
+        output_dir,
+        teacher_file,
+    )
+    if getattr(files, "teacher_error", None) is not None:
+        teacher_entry["export_error"] = files.teacher_error
     models = [
-        model_entry("teacher", teacher.model, teacher.accuracy, output_dir),
+        teacher_entry,
         model_entry("baseline_student", baseline.model, baseline.accuracy, output_dir),
         model_entry(
             "distilled_student",
@@ -153,6 +196,39 @@ def build_report(plan, data, teacher, baseline, student, compressed, files) -> d
     }
 
 
+def input_pipeline_line(section: dict, data=None) -> str:
+    """One line on whether training waited for its input pipeline.
+
+    Args:
+        section: `report.json`'s `input_pipeline`.
+        data: the `DataBundle`, to say "images" for images. Defaults to None
+            ("examples").
+
+    Returns:
+        The pipeline's speed alone and the distillation's; when the pipeline
+        is less than `STARVING_RATIO` times faster, a warning that training
+        may wait for data, and what to try.
+    """
+    unit = "examples"
+    if data is not None and len(data.input_shape) == 3:
+        unit = "images"
+    speed = section["examples_per_second"]
+    line = f"input pipeline alone: {speed:,.0f} {unit}/s"
+    training = section.get("training_examples_per_second")
+    ratio = section.get("ratio")
+    if training is None or ratio is None:
+        return line + " (training was not timed)"
+    # 3 significant digits: a ratio just below the threshold must not print as it.
+    line += f", {ratio:.3g}x the distillation's {training:,.0f} {unit}/s"
+    if ratio < STARVING_RATIO:
+        return (
+            f"{line}: less than {STARVING_RATIO}x, so training may be waiting "
+            "for data (cache decoded examples, smaller images, more parallel "
+            "decoding)"
+        )
+    return line
+
+
 def versions() -> dict:
     """Versions of Python and of every library the run depends on."""
     from importlib import metadata
@@ -188,18 +264,31 @@ def check_report(report: dict) -> None:
 
     The tests and anyone reading `report.json` with a script can rely on it.
     """
-    required = ("dataset", "versions", "keras", "compression", "elapsed_seconds")
+    required = (
+        "dataset",
+        "versions",
+        "keras",
+        "compression",
+        "input_pipeline",
+        "elapsed_seconds",
+    )
     for key in (*required, "models"):
         if key not in report:
             raise ValueError(f"report has no {key!r} field")
     if "engine" not in report["compression"]:
         raise ValueError("report's compression field does not name its engine")
+    for key in ("examples_per_second", "training_examples_per_second", "ratio"):
+        if key not in report["input_pipeline"]:
+            raise ValueError(f"report's input_pipeline field has no {key!r}")
     names = [model.get("name") for model in report["models"]]
     if names != list(MODEL_NAMES):
         raise ValueError(f"report models are {names}, expected {list(MODEL_NAMES)}")
     for model in report["models"]:
         missing = [key for key in REQUIRED_MODEL_KEYS if key not in model]
-        if model["name"] in ("distilled_student", "compressed_student"):
+        exported = model["name"] in ("distilled_student", "compressed_student")
+        # The teacher is exported too, unless its `export_error` says why not.
+        exported |= model["name"] == "teacher" and "export_error" not in model
+        if exported:
             missing += [key for key in EXPORT_KEYS if key not in model]
         if missing:
             raise ValueError(f"report model {model['name']!r} lacks {missing}")
@@ -209,15 +298,34 @@ def _kib(num_bytes) -> str:
     return "-" if num_bytes is None else f"{num_bytes / 1024:.1f} KiB"
 
 
+def _latency_cell(model: dict, threads: int) -> str:
+    """`median / p90` in ms at `threads`, 3 significant digits; "-" if not timed."""
+    stats = (model.get("latency_ms_by_threads") or {}).get(str(threads))
+    if stats is None:
+        if threads != 1 or model.get("latency_ms") is None:
+            return "-"
+        stats = {"median": model["latency_ms"], "p90": model.get("latency_ms_p90")}
+    cell = f"{stats['median']:.3g}"
+    return cell if stats.get("p90") is None else f"{cell} / {stats['p90']:.3g}"
+
+
 def format_table(models: list[dict]) -> str:
-    """The models as an aligned text table: params, accuracy, sizes, latency."""
-    header = ("model", "params", "accuracy", ".tflite", "gzip", "latency")
+    """The models as an aligned text table: params, accuracy, sizes, MACs, latency.
+
+    The latency columns give the median / 90th percentile, in ms, of one
+    single-example call of the `.tflite` file in LiteRT at 1 and 4 threads
+    (`TABLE_CAPTION`).
+    """
+    from keras_distill.export.report import format_count
+
+    header = ("model", "params", "accuracy", ".tflite", "gzip", "MACs")
+    header += tuple(f"{n} thread{'s' if n > 1 else ''} ms" for n in TABLE_THREADS)
     rows = [header]
     for model in models:
         params = f"{model['params']:,}"
         if model.get("sparsity"):
             params += f" ({100 * model['sparsity']:.0f}% zero)"
-        latency = model.get("latency_ms")
+        macs = model.get("macs")
         rows.append(
             (
                 model["name"],
@@ -225,7 +333,8 @@ def format_table(models: list[dict]) -> str:
                 f"{100 * model['accuracy']:.1f} %",
                 _kib(model.get("tflite_bytes")),
                 _kib(model.get("gzip_bytes")),
-                "-" if latency is None else f"{latency:.3f} ms",
+                "-" if macs is None else format_count(macs),
+                *(_latency_cell(model, n) for n in TABLE_THREADS),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

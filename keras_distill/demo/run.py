@@ -8,10 +8,15 @@ small frozen result and prints one line; `report.build_report` makes
 
 - `report.json`: dataset, versions, options, seconds per stage, and the
   `models` list (see `keras_distill.demo.report` and docs/cli.md);
-- `accuracy_vs_size.png`, `training_curves.png`;
+- `accuracy_vs_size.png`, `accuracy_vs_latency.png`, `training_curves.png`;
 - `distilled_student_float32.tflite` and `compressed_student_int8.tflite` (or
   `_float16` / `_dynamic`), each with its LiteRT report `.json`, and
-  `labels.txt`: what an Android app needs.
+  `labels.txt`: what an Android app needs;
+- `teacher_float32.tflite` and its `.json`: the float teacher, verified and
+  timed in LiteRT the same way, to compare against. It is exported after the
+  students, and a teacher the converter or LiteRT refuses (a user's `.keras`
+  file with an op LiteRT has no kernel for) does not stop the run: the export
+  line and the teacher's `export_error` in `report.json` say why.
 """
 
 import dataclasses
@@ -28,6 +33,7 @@ from keras_distill.demo.config import DemoConfig
 from keras_distill.demo.exporting import export
 from keras_distill.demo.plan import Plan
 from keras_distill.demo.plan import make_plan
+from keras_distill.demo.progress import FitTimer
 from keras_distill.demo.progress import StageClock
 
 
@@ -42,19 +48,37 @@ class TeacherResult:
 
 @dataclasses.dataclass(frozen=True)
 class StudentResult:
-    """A trained student, its test accuracy and its Keras history."""
+    """A trained student, its test accuracy, its Keras history and speed.
+
+    `examples_per_second` is the training speed: training examples times
+    epochs over the seconds of `fit` without its validation (`FitTimer`);
+    None when it was not timed.
+    """
 
     model: object
     accuracy: float
     history: dict
+    examples_per_second: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class ExportResult:
-    """The LiteRT reports of the float32 and the compressed `.tflite` files."""
+    """The LiteRT reports of the `.tflite` files.
+
+    `distilled` (float32) and `compressed` are the students' reports. `teacher`
+    is the float32 teacher's, or None when it was not exported, with the reason
+    in `teacher_error` (None when the export succeeded or was not asked for).
+    """
 
     distilled: object
     compressed: object
+    teacher: object = None
+    teacher_error: str | None = None
+
+    def reports(self) -> list:
+        """The LiteRT reports of the files written, students first."""
+        found = [self.distilled, self.compressed, self.teacher]
+        return [report for report in found if report is not None]
 
 
 def _seed(plan: Plan) -> None:
@@ -113,15 +137,45 @@ def baseline(plan: Plan, data) -> StudentResult:
 def distil(plan: Plan, data, teacher: TeacherResult) -> StudentResult:
     """The same student, distilled from the teacher with the plan's method."""
     _seed(plan)
+    timer = FitTimer()
     distiller, history = training.distil(
         data,
         teacher.model,
         student=plan.config.student,
         method=plan.method,
         epochs=plan.epochs,
+        callbacks=[timer],
     )
     student = distiller.student
-    return StudentResult(student, dataset.evaluate(student, data), history)
+    examples = data.num_examples.get("train")
+    speed = None
+    if examples and timer.seconds:
+        speed = examples * plan.epochs / timer.seconds
+    return StudentResult(student, dataset.evaluate(student, data), history, speed)
+
+
+def input_pipeline(data, student: StudentResult) -> dict:
+    """The training pipeline's speed alone, against the distillation's.
+
+    Timed after the last training stage: iterating `data.train` moves its
+    seeded shuffle on, which would change what the stages after it train on.
+
+    Returns:
+        `report.json`'s `input_pipeline`: `examples_per_second`, `batches`
+        and `whole_epoch` (`dataset.input_pipeline_throughput`),
+        `training_examples_per_second` (the distil stage's) and `ratio`, the
+        first over the second (None when training was not timed).
+    """
+    measured = dataset.input_pipeline_throughput(data)
+    training_speed = student.examples_per_second
+    ratio = None
+    if training_speed:
+        ratio = measured["examples_per_second"] / training_speed
+    return {
+        **measured,
+        "training_examples_per_second": training_speed,
+        "ratio": ratio,
+    }
 
 
 def compress(plan: Plan, data, teacher, student) -> compression.CompressResult:
@@ -138,26 +192,72 @@ def compress(plan: Plan, data, teacher, student) -> compression.CompressResult:
     )
 
 
-def export_files(plan: Plan, data, student, compressed) -> ExportResult:
-    """The float32 and the compressed `.tflite` files, verified in LiteRT."""
-    return ExportResult(
-        distilled=export(
-            student.model,
-            data,
-            plan.output_dir,
-            "distilled_student",
-            "float32",
-            latency_runs=plan.latency_runs,
-        ),
-        compressed=export(
-            compressed.model,
-            data,
-            plan.output_dir,
-            "compressed_student",
-            plan.config.quantization,
-            latency_runs=plan.latency_runs,
-        ),
+def export_files(plan: Plan, data, student, compressed, teacher=None) -> ExportResult:
+    """The students' `.tflite` files, then the float32 teacher's, verified in LiteRT.
+
+    The students' files are what the run is for, so they are written first,
+    and their export errors stop the run. The teacher's file is there to
+    compare with: a teacher that does not convert or does not run in LiteRT
+    (a user's `.keras` file can hold anything) is reported in `teacher_error`
+    and the run goes on.
+
+    Args:
+        plan: the run's `Plan`.
+        data: the `DataBundle`.
+        student: the distilled `StudentResult`.
+        compressed: the `CompressResult`.
+        teacher: the `TeacherResult`. Defaults to None (no teacher file).
+
+    Returns:
+        The `ExportResult`.
+    """
+    distilled = export(
+        student.model,
+        data,
+        plan.output_dir,
+        "distilled_student",
+        "float32",
+        latency_runs=plan.latency_runs,
     )
+    compressed_report = export(
+        compressed.model,
+        data,
+        plan.output_dir,
+        "compressed_student",
+        plan.config.quantization,
+        latency_runs=plan.latency_runs,
+    )
+    teacher_report = teacher_error = None
+    if teacher is not None:
+        try:
+            teacher_report = export(
+                teacher.model,
+                data,
+                plan.output_dir,
+                "teacher",
+                "float32",
+                latency_runs=plan.latency_runs,
+            )
+        except Exception as err:  # noqa: BLE001 - any failure is reported, not fatal
+            teacher_error = f"{type(err).__name__}: {dataset.one_line(err)}"
+            # An earlier run's teacher file would pass for this teacher's.
+            for suffix in (".tflite", ".json"):
+                stale = plan.output_dir / f"teacher_float32{suffix}"
+                if stale.is_file():
+                    stale.unlink()
+                    teacher_error += f" (removed {stale.name} of an earlier run)"
+    return ExportResult(distilled, compressed_report, teacher_report, teacher_error)
+
+
+def _export_line(files: ExportResult) -> str:
+    line = ", ".join(
+        f"{pathlib.Path(tflite.path).name} ({tflite.file_bytes / 1024:.1f} KiB)"
+        for tflite in files.reports()
+    )
+    line += ", verified in LiteRT"
+    if files.teacher_error is not None:
+        line += f"; the teacher was not exported: {files.teacher_error}"
+    return line
 
 
 def run_demo(config: DemoConfig | None = None) -> dict:
@@ -165,7 +265,8 @@ def run_demo(config: DemoConfig | None = None) -> dict:
 
     Stages, one printed line each: data, teacher, label-only baseline
     student, distilled student, compression (prune + QAT while distilling),
-    export (float32 and quantized `.tflite`, verified in LiteRT), report.
+    export (the students' float32 and quantized `.tflite` files, then the
+    float32 teacher's, verified in LiteRT), report.
 
     Args:
         config: a `DemoConfig`. Defaults to None (`DemoConfig()`: MNIST-1D, the
@@ -216,22 +317,25 @@ def run_demo(config: DemoConfig | None = None) -> dict:
     )
     compressed = compress(plan, data, teacher, student)
     clock.done("compress", compressed.describe())
-    files = export_files(plan, data, student, compressed)
-    clock.done(
-        "export",
-        ", ".join(
-            f"{pathlib.Path(tflite.path).name} ({tflite.file_bytes / 1024:.1f} KiB)"
-            for tflite in (files.distilled, files.compressed)
-        )
-        + ", verified in LiteRT",
-    )
+    files = export_files(plan, data, student, compressed, teacher)
+    clock.done("export", _export_line(files))
     report = run_report.build_report(
         plan, data, teacher, labels_only, student, compressed, files
+    )
+    report["input_pipeline"] = input_pipeline(data, student)
+    print(
+        "  " + run_report.input_pipeline_line(report["input_pipeline"], data),
+        flush=True,
     )
     figures = [
         plots.plot_accuracy_vs_size(
             report["models"],
             plan.output_dir / "accuracy_vs_size.png",
+            f"{data.name}: {plan.method.name}",
+        ),
+        plots.plot_accuracy_vs_latency(
+            report["models"],
+            plan.output_dir / "accuracy_vs_latency.png",
             f"{data.name}: {plan.method.name}",
         ),
         plots.plot_training_curves(
@@ -245,6 +349,7 @@ def run_demo(config: DemoConfig | None = None) -> dict:
     report["elapsed_seconds"] = {**clock.seconds, "total": clock.total()}
     run_report.write_json_atomic(plan.output_dir / "report.json", report)
     print()
+    print(run_report.TABLE_CAPTION)
     print(run_report.format_table(report["models"]))
     print(f"\nEverything is in {plan.output_dir} ({clock.total():.0f} s).")
     return report

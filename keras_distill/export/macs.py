@@ -18,6 +18,8 @@ tf_keras:
 - `Conv1D/2D/3DTranspose`: `input positions * prod(kernel shape)`: every input
   position meets the whole kernel.
 
+Pruning and quantization-aware layers (TF-MOT's wrappers, keras_distill's
+`FusedQuantize`) count as the layer they compute; fake-quantizers count 0.
 Biases, batch normalization, activations, pooling, additions and the like count
 0: they are additions or one multiplication per value, far fewer than the layers
 above in a CNN. A layer with weights that none of the rows covers (an LSTM,
@@ -77,6 +79,9 @@ _NO_MACS = _layer_classes(
     "Embedding",
     "PReLU",
 )
+# Fake-quantizers of a QAT model (ours on Keras 3, TF-MOT's): their weights are
+# ranges, and they do one multiplication per value.
+_QUANTIZERS = ("ActivationQuantizer", "QuantizeLayer")
 
 
 def _flat_shapes(tensors) -> list[tuple]:
@@ -127,9 +132,25 @@ def _macs_of_call(layer, input_shape, output_shape, path) -> int | None:
         return _positions(output_shape, data_format, path) * _size(layer.kernel)
     if isinstance(layer, keras.layers.Dense):
         return _positions(output_shape, None, path) * _size(layer.kernel)
-    if isinstance(layer, _NO_MACS) or not layer.weights:
+    if (
+        isinstance(layer, _NO_MACS)
+        or type(layer).__name__ in _QUANTIZERS
+        or not layer.weights
+    ):
         return 0
     return None
+
+
+def _computes_its_inner_layer(layer) -> bool:
+    """Pruning and QAT wrappers: they compute what `layer.layer` does.
+
+    TF-MOT's are Keras `Wrapper`s; keras_distill's Keras 3 QAT layer,
+    `FusedQuantize`, is a plain layer holding the Conv or Dense it quantizes
+    (with a BatchNormalization folded in, which counts 0 anyway).
+    """
+    if isinstance(layer, keras.layers.Wrapper):
+        return not isinstance(layer, keras.layers.Bidirectional)
+    return registry.is_fused_quantize(layer)
 
 
 def _walk(layer, path: str, rows: list, calls=None) -> None:
@@ -138,12 +159,7 @@ def _walk(layer, path: str, rows: list, calls=None) -> None:
             _walk(inner, f"{path}/{inner.name}" if path else inner.name, rows)
         return
     calls = _calls(layer) if calls is None else calls
-    wrapper = isinstance(layer, keras.layers.Wrapper) and not isinstance(
-        layer, keras.layers.Bidirectional
-    )
-    if wrapper or registry.is_fused_quantize(layer):
-        # Pruning and QAT wrappers (TF-MOT's, and our Keras 3 engine's fused
-        # quantization-aware layers) compute what the wrapped layer does.
+    if _computes_its_inner_layer(layer):
         _walk(layer.layer, path, rows, calls)
         return
     total, counted = 0, True

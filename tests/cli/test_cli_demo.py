@@ -21,7 +21,7 @@ def _load_litert(path):
 def _check_output_dir(out, report, num_classes):
     demo_report.check_report(report)
     models = {model["name"]: model for model in report["models"]}
-    for name in ("distilled_student", "compressed_student"):
+    for name in ("teacher", "distilled_student", "compressed_student"):
         path = out / models[name]["tflite"]
         assert path.is_file() and path.stat().st_size == models[name]["tflite_bytes"]
         interpreter = _load_litert(path)
@@ -29,12 +29,31 @@ def _check_output_dir(out, report, num_classes):
         assert output["shape"][-1] == num_classes
         assert 0 < models[name]["gzip_bytes"] <= models[name]["tflite_bytes"] * 1.1
         assert models[name]["latency_ms"] > 0
+        for threads in ("1", "4"):
+            stats = models[name]["latency_ms_by_threads"][threads]
+            assert stats["p90"] >= stats["median"] > 0
+        assert models[name]["macs"] > 0
         assert 0.0 <= models[name]["accuracy"] <= 1.0
+    assert models["teacher"]["tflite"] == "teacher_float32.tflite"
+    assert models["teacher"]["macs"] > models["distilled_student"]["macs"]
     assert models["distilled_student"]["tflite"] == "distilled_student_float32.tflite"
+    # The compressed student does the distilled one's MACs, in int8.
+    assert models["compressed_student"]["macs"] == models["distilled_student"]["macs"]
     labels = (out / "labels.txt").read_text().splitlines()
     assert len(labels) == num_classes
+    assert report["files"]["plots"] == [
+        "accuracy_vs_size.png",
+        "accuracy_vs_latency.png",
+        "training_curves.png",
+    ]
     for figure in report["files"]["plots"]:
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
+    pipeline = report["input_pipeline"]
+    assert pipeline["examples_per_second"] > 0
+    assert pipeline["training_examples_per_second"] > 0
+    assert pipeline["ratio"] == pytest.approx(
+        pipeline["examples_per_second"] / pipeline["training_examples_per_second"]
+    )
     assert set(report["elapsed_seconds"]) >= {"data", "teacher", "distil", "export"}
     return models
 
@@ -68,6 +87,9 @@ def test_demo_fast_on_digits_in_a_fresh_process(tmp_path):
     dtypes = {d["dtype"] for d in interpreter.get_tensor_details()}
     assert np.int8 in dtypes
     assert "compressed_student" in result.stdout.splitlines()[-3]
+    assert "teacher_float32.tflite" in stage_lines[5]  # the export line
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("  input pipeline alone: ") for line in lines)
     assert (tmp_path / "cache").is_dir()  # the teacher is cached for next time
 
 

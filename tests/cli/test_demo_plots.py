@@ -83,3 +83,51 @@ def test_unwritable_plot_path_raises_and_leaves_nothing(tmp_path):
     with pytest.raises(OSError):
         plots.plot_accuracy_vs_size(MODELS, tmp_path / "missing" / "a.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def _timed(model, median):
+    return model | {"latency_ms": median, "latency_ms_p90": 2 * median}
+
+
+def test_accuracy_vs_latency_places_every_timed_model_on_a_log_axis(
+    tmp_path, monkeypatch
+):
+    models = [_timed(MODELS[0], 0.0167), MODELS[1]]
+    models += [_timed(MODELS[2], 0.0016), _timed(MODELS[3], 0.00097)]
+    figures = []
+    real = plots._save
+
+    def keep(fig, path):
+        figures.append(fig)
+        return real(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    path = plots.plot_accuracy_vs_latency(models, tmp_path / "l.png", "mnist1d")
+    assert path == tmp_path / "l.png" and _is_png(path)
+    (ax,) = figures[0].axes
+    assert ax.get_xscale() == "log"
+    drawn = [tuple(c.get_offsets()[0]) for c in ax.collections]
+    # The baseline has no file: it sits at the distilled student's latency.
+    assert drawn == [(0.0167, 94.0), (0.0016, 66.0), (0.0016, 83.0), (0.00097, 81.0)]
+    labels = [text.get_text() for text in ax.texts]
+    assert labels == ["94.0 %\n0.0167 ms", "66.0 %\n0.0016 ms"] + [
+        "83.0 %\n0.0016 ms",
+        "81.0 %\n0.00097 ms",
+    ]
+    # The legend names the models; the fastest point's text is on its left.
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "teacher"
+    assert [t.get_ha() for t in ax.texts] == ["left", "left", "left", "right"]
+
+
+def test_latency_points_mark_the_baseline_estimated_and_skip_untimed_models():
+    models = [MODELS[0] | {"export_error": "no kernel"}, MODELS[1]]
+    models += [_timed(MODELS[2], 0.002), _timed(MODELS[3], 0.001)]
+    points = plots.latency_points(models)
+    points = [(model["name"], ms, measured) for model, ms, measured in points]
+    assert points == [
+        ("baseline_student", 0.002, False),
+        ("distilled_student", 0.002, True),
+        ("compressed_student", 0.001, True),
+    ]
+    # Without a distilled file to borrow from, the baseline is left out too.
+    assert plots.latency_points(MODELS[:2]) == []

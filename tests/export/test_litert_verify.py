@@ -257,3 +257,35 @@ def test_verify_checks_its_counts(float32_file, kwargs, error):
     (name,) = kwargs
     with pytest.raises(error, match=name):
         verify_tflite(float32_file, x_test, y_test, **kwargs)
+
+
+def test_verifying_several_models_in_one_process_does_not_retrace(float32_file):
+    """The Keras outputs come from plain calls, not `predict`, whose tf.function
+    traces again for each model and shorter last batch (the demo verifies three
+    models; TensorFlow then logged a retracing warning per call)."""
+    import logging
+
+    messages = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    handler = Keep()
+    tf.get_logger().addHandler(handler)
+    try:
+        _, _, x_test, y_test = et.digits()
+        for i in range(5):
+            report = verify_tflite(
+                float32_file,
+                x_test,
+                y_test,
+                keras_model=et.trained_student(f"student_{i}"),
+                latency_runs=1,
+                batch_size=96,  # 500 = 5 * 96 + 20: a shorter last batch
+            )
+            assert report.top1_agreement == 1.0
+            assert report.keras_accuracy == pytest.approx(reference_accuracy())
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [m for m in messages if "retracing" in m]
