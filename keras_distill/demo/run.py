@@ -82,8 +82,10 @@ class ExportResult:
 
 
 def _seed(plan: Plan) -> None:
-    # Seeded before every training stage, so a stage's result does not depend
-    # on whether an earlier one ran (e.g. the teacher came from the cache).
+    # Seeded before every training stage: model initialization and the
+    # Distiller's augmentation do not depend on whether an earlier stage ran.
+    # The order of the training batches does: `data.train`'s seeded tf.data
+    # shuffle moves on with every pass, a trained (not cached) teacher's too.
     keras.utils.set_random_seed(plan.config.seed)
 
 
