@@ -36,15 +36,20 @@ better than the same pruning fine-tuned on labels alone.
 the script sets TF_USE_LEGACY_KERAS before TensorFlow is imported. Every run
 also measures what the engines are compared on: PQAT stopped after 100 steps
 (how quickly the activation ranges fit the data), and the median step time of
-a pruned and of a QAT Distiller. `--json FILE` appends each seed's rows to a
-JSON-lines log; `--compare NATIVE.jsonl TFMOT.jsonl` prints the engines side
-by side with the issue's targets. Run from the repository root (PYTHONPATH=. is
+a pruned and of a QAT Distiller; `--step-times` runs only those two trainings
+(from the untrained student, no export), the quick way to compare engines.
+`--json FILE` appends each seed's rows to a JSON-lines log; `--compare
+NATIVE.jsonl TFMOT.jsonl` prints the engines side by side with the issue's
+targets. Run from the repository root (PYTHONPATH=. is
 not needed once keras_distill is installed, e.g. `pip install -e .`):
 
     PYTHONPATH=. python3 benchmarks/compression.py   # both datasets, 3 seeds
     PYTHONPATH=. python3 benchmarks/compression.py --datasets digits --seeds 0
     PYTHONPATH=. python3 benchmarks/compression.py --student mlp --datasets mnist1d
     PYTHONPATH=. python3 benchmarks/compression.py --engine tfmot --json t.jsonl
+    PYTHONPATH=. python3 benchmarks/compression.py --engine tfmot --step-times \
+        --student mobilenet --datasets digits --seeds 0 --teacher-epochs 1 \
+        --prune-epochs 4 --recovery-epochs 1 --pqat-epochs 2
 
 On 2 shared CPU cores, the CNN runs took about 9-14 minutes (MNIST-1D) and 2-6
 (digits), the MLP runs about 5 (MNIST-1D) and 3 (digits).
@@ -267,7 +272,12 @@ def distil(student, teacher, data, recipe, epochs, lr, callbacks=None):
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Wall time of every training step (batch), for the median step time."""
+    """Wall time of every training step (batch), for the median step time.
+
+    Put it first in the callbacks: its batch time then includes the other
+    callbacks' `on_train_batch_begin` (the native engine updates the pruning
+    masks there), as it includes TF-MOT's in-graph updates.
+    """
 
     def on_train_begin(self, logs=None):
         self.seconds = []
@@ -376,7 +386,7 @@ def run_seed(
             recipe,
             prune_epochs,
             prune_lr,
-            [*pruning_callbacks(), prune_timer],
+            [prune_timer, *pruning_callbacks()],
         )
     )
     prune_lab = strip_pruning(
@@ -438,6 +448,27 @@ def run_seed(
                 sparsity,
             )
     return rows, init.count_params(), step_ms
+
+
+def time_steps(data, teacher, recipe, seed, prune_epochs, recovery_epochs, pqat_epochs):
+    """`--step-times`: only the two timed trainings of `run_seed`, from the
+    untrained student (the step time does not depend on the weights)."""
+    keras.utils.set_random_seed(seed)
+    steps = math.ceil(len(data.x_train) / recipe.batch)
+    end = pruning_end_step(prune_epochs - recovery_epochs, steps, frequency=FREQUENCY)
+    student = prune(
+        recipe.student(data),
+        target_sparsity=SPARSITY,
+        end_step=end,
+        frequency=FREQUENCY,
+    )
+    prune_timer, qat_timer = StepTimer(), StepTimer()
+    lr = cosine(1e-3, prune_epochs, data, recipe.batch)
+    callbacks = [prune_timer, *pruning_callbacks()]
+    pruned = distil(student, teacher, data, recipe, prune_epochs, lr, callbacks)
+    qat = quantize(strip_pruning(pruned), preserve="sparsity")
+    distil(qat, teacher, data, recipe, pqat_epochs, 1e-4, [qat_timer])
+    return {"prune": prune_timer.median_ms(), "qat": qat_timer.median_ms()}
 
 
 def print_table(name, results, params, teacher_params, teacher_acc, seconds, step_ms):
@@ -608,6 +639,12 @@ def main(argv=None):
     )
     parser.add_argument("--json", default=None, help="append each seed's rows here")
     parser.add_argument(
+        "--step-times",
+        action="store_true",
+        help="only time the pruned and the QAT Distiller (--prune-epochs, "
+        "--pqat-epochs) and print the median step times; no export",
+    )
+    parser.add_argument(
         "--compare",
         nargs=2,
         metavar=("NATIVE_JSONL", "TFMOT_JSONL"),
@@ -654,6 +691,24 @@ def main(argv=None):
                 np.argmax(teacher.predict(data.x_test, verbose=0), -1) == data.y_test
             )
         )
+        if args.step_times:
+            for seed in args.seeds:
+                ms = time_steps(
+                    data,
+                    teacher,
+                    recipe,
+                    seed,
+                    args.prune_epochs,
+                    args.recovery_epochs,
+                    args.pqat_epochs,
+                )
+                print(
+                    f"{name} seed {seed} {args.engine}: median step "
+                    f"pruned Distiller {ms['prune']:.1f} ms, "
+                    f"QAT Distiller {ms['qat']:.1f} ms",
+                    flush=True,
+                )
+            continue
         results = []
         step_ms = []
         for seed in args.seeds:
