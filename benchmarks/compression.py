@@ -663,7 +663,9 @@ def main(argv=None):
         parser.error("--prune-epochs must be > --recovery-epochs")
     recipe = RECIPES[args.student]
     epochs = args.epochs or recipe.epochs
-    out = args.out or tempfile.mkdtemp(prefix="keras_distill_compression_")
+    out = args.out
+    if out is None and not args.step_times:
+        out = tempfile.mkdtemp(prefix="keras_distill_compression_")
     print(
         f"TF {tf.__version__}, {args.engine} engine on Keras {keras.__version__}; "
         f"seeds {args.seeds}; "
@@ -755,7 +757,8 @@ def main(argv=None):
             time.time() - start,
             step_ms,
         )
-    print(f"\nfiles and JSON reports in {out}")
+    if not args.step_times:
+        print(f"\nfiles and JSON reports in {out}")
 
 
 if __name__ == "__main__":
