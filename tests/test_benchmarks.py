@@ -207,8 +207,11 @@ def test_images_table_holds_every_model_with_consistent_costs(tmp_path):
     assert list(rows)[1:3] == ["labels", "labels, same crops and rotations"]
     for row in (teacher, labels, augmented, distilled, int8):
         assert 0 <= number(row[0]) <= 100
-    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    logged = [entry for entry in entries if "model" in entry]
     assert [r["model"] for r in logged] == list(rows)
+    (throughput,) = [e["throughput"] for e in entries if "throughput" in e]
+    assert len(throughput) == 3 and min(throughput) > 0
     by_name = {r["model"]: r for r in logged}
     for name, row in rows.items():
         entry = by_name[name]
