@@ -291,6 +291,9 @@ def run_demo(config: DemoConfig | None = None) -> dict:
     clock = StageClock()
     data = load(plan)
     plan = plan.for_data(data)
+    # A student that cannot take these examples (a MobileNet preset on images
+    # below 32x32, a file of another input shape) is refused before training.
+    training.make_student(data, plan.config.student)
     clock.done(
         "data",
         f"{data.name}: {data.num_examples.get('train')} train / "

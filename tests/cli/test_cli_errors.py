@@ -188,3 +188,21 @@ def test_teacher_of_another_image_size_says_which_image_size_to_pass(capsys, tmp
         "(32, 32, 3)",
         "pass --image-size 48",
     )
+
+
+def test_student_too_big_for_the_image_size_is_refused_before_the_teacher_trains(
+    capsys, tmp_path
+):
+    from keras_distill.data import make_digits_image_folder
+
+    folder = make_digits_image_folder(tmp_path / "digits", n_per_class=6)
+    cache = tmp_path / "cache"
+    _fails_with_one_line(
+        capsys,
+        ["demo", "--dataset", str(folder), "--image-size", "16"]
+        + ["--student", "mobilenet_v2", "--cache-dir", str(cache)]
+        + ["--output-dir", str(tmp_path / "out")],
+        "at least 32x32",
+        "16x16",
+    )
+    assert not cache.exists() or not list(cache.iterdir())
