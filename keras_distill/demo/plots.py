@@ -63,17 +63,7 @@ def plot_accuracy_vs_size(models: list[dict], path, title: str = "") -> pathlib.
     ax = fig.subplots()
     for model in models:
         size, measured = model_size_bytes(model)
-        colour = COLOURS.get(model["name"], "black")
-        ax.scatter(
-            size / 1024,
-            100 * model["accuracy"],
-            s=120,
-            color=colour if measured else "white",
-            edgecolors=colour,
-            linewidths=2,
-            zorder=3,
-            label=LABELS.get(model["name"], model["name"]),
-        )
+        _point(ax, model, size / 1024, measured)
         ax.annotate(
             f"{100 * model['accuracy']:.1f} %",
             (size / 1024, 100 * model["accuracy"]),
@@ -81,13 +71,7 @@ def plot_accuracy_vs_size(models: list[dict], path, title: str = "") -> pathlib.
             xytext=(8, 6),
             fontsize=9,
         )
-    ax.set_xscale("log")
-    # Ticks at 1, 2, 5 x 10^k, written as plain numbers; room for the labels.
-    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(
-        matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
-    )
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    _log_x_axis(ax)
     sizes = [model_size_bytes(m)[0] / 1024 for m in models]
     ax.set_xlim(min(sizes) / 1.5, max(sizes) * 2.0)
     ax.set_xlabel("size (KiB): gzipped .tflite, or 4 bytes/param (hollow)")
@@ -142,19 +126,8 @@ def plot_accuracy_vs_latency(models: list[dict], path, title: str = "") -> pathl
     points = latency_points(models)
     fastest = min((latency for _, latency, _ in points), default=None)
     for model, latency, measured in points:
-        colour = COLOURS.get(model["name"], "black")
-        label = LABELS.get(model["name"], model["name"])
         accuracy = 100 * model["accuracy"]
-        ax.scatter(
-            latency,
-            accuracy,
-            s=120,
-            color=colour if measured else "white",
-            edgecolors=colour,
-            linewidths=2,
-            zorder=3,
-            label=label,
-        )
+        _point(ax, model, latency, measured)
         # The fastest point's text goes to its left, clear of its neighbours'.
         left = latency == fastest
         ax.annotate(
@@ -165,12 +138,7 @@ def plot_accuracy_vs_latency(models: list[dict], path, title: str = "") -> pathl
             ha="right" if left else "left",
             fontsize=8,
         )
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(
-        matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
-    )
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    _log_x_axis(ax)
     if points:
         latencies = [latency for _, latency, _ in points]
         ax.set_xlim(min(latencies) / 4.0, max(latencies) * 4.0)
@@ -187,6 +155,31 @@ def plot_accuracy_vs_latency(models: list[dict], path, title: str = "") -> pathl
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
     ax.set_title(title or "accuracy against latency")
     return _save(fig, path)
+
+
+def _point(ax, model: dict, x: float, measured: bool) -> None:
+    """The model's point at `x` and its accuracy: filled if measured, else hollow."""
+    colour = COLOURS.get(model["name"], "black")
+    ax.scatter(
+        x,
+        100 * model["accuracy"],
+        s=120,
+        color=colour if measured else "white",
+        edgecolors=colour,
+        linewidths=2,
+        zorder=3,
+        label=LABELS.get(model["name"], model["name"]),
+    )
+
+
+def _log_x_axis(ax) -> None:
+    """A log x axis with ticks at 1, 2, 5 x 10^k, written as plain numbers."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(
+        matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    )
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 def _curve(
