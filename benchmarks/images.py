@@ -85,7 +85,6 @@ def run_seed(seed, data, teacher, method, args, out):
     keras.utils.set_random_seed(seed)
     initial = presets.student_preset(STUDENT, data, alpha=args.width)
     weights = initial.get_weights()
-    images = True
 
     def fresh():
         model = presets.student_preset(STUDENT, data, alpha=args.width)
@@ -94,7 +93,7 @@ def run_seed(seed, data, teacher, method, args, out):
 
     for name, augmentation in (
         ("labels", None),
-        ("labels, same crops and rotations", method.teacher_augmentation(images)),
+        ("labels, same crops and rotations", method.teacher_augmentation(True)),
     ):
         keras.utils.set_random_seed(seed)
         model = fresh()
