@@ -54,8 +54,6 @@ from keras_distill.demo import teacher as teacher_stage  # noqa: E402
 from keras_distill.demo import training  # noqa: E402
 from keras_distill.demo.exporting import export  # noqa: E402
 
-STUDENT = "mobilenet_v2"
-
 
 def timed(function, *args, **kwargs):
     start = time.perf_counter()
@@ -83,11 +81,11 @@ def run_seed(seed, data, teacher, method, args, out):
     """Labels, labels + augmentation, distilled and compressed students of one seed."""
     rows = []
     keras.utils.set_random_seed(seed)
-    initial = presets.student_preset(STUDENT, data, alpha=args.width)
+    initial = presets.student_preset(args.student, data, alpha=args.width)
     weights = initial.get_weights()
 
     def fresh():
-        model = presets.student_preset(STUDENT, data, alpha=args.width)
+        model = presets.student_preset(args.student, data, alpha=args.width)
         model.set_weights(weights)
         return model
 
@@ -126,7 +124,12 @@ def run_seed(seed, data, teacher, method, args, out):
     student = distiller.student
     distil_seconds = seconds
     report = export(
-        student, data, out, f"student_{seed}", "float32", latency_runs=args.latency_runs
+        student,
+        data,
+        out,
+        f"{args.student}_{seed}",
+        "float32",
+        latency_runs=args.latency_runs,
     )
     rows.append(file_row(f"distilled ({method.name})", report, seconds))
     print(f"  seed {seed} distilled: {report.keras_accuracy:.3f}", flush=True)
@@ -145,7 +148,7 @@ def run_seed(seed, data, teacher, method, args, out):
         compressed.model,
         data,
         out,
-        f"student_{seed}",
+        f"{args.student}_{seed}",
         "int8",
         latency_runs=args.latency_runs,
     )
@@ -181,8 +184,9 @@ def print_tables(teacher_row, by_seed, throughput, args):
     names = [row["model"] for row in by_seed[0]]
     print(
         f"\n32x32 colour digits folder, {args.per_class * 10} images, "
-        f"{len(by_seed)} seed(s), Keras {keras.__version__}, "
-        f"{args.epochs} student epochs\n"
+        f"{len(by_seed)} seed(s), Keras {keras.__version__}, student "
+        f"{args.student} (width {args.width or 'default'}), "
+        f"{args.epochs} epochs\n"
     )
     print(
         "| model | accuracy % (Keras) | accuracy % (LiteRT) | .tflite KiB | MACs "
@@ -264,7 +268,15 @@ def main(argv=None):
     parser.add_argument("--compress-epochs", type=int, default=5)
     parser.add_argument("--sparsity", type=float, default=0.5)
     parser.add_argument(
-        "--width", type=float, default=0.35, help="MobileNetV2 width multiplier"
+        "--student",
+        default="mobilenet_v2",
+        choices=[p for p in presets.STUDENT_PRESETS if p.startswith("mobilenet")],
+    )
+    parser.add_argument(
+        "--width",
+        type=float,
+        default=None,
+        help="width multiplier (default: the preset's)",
     )
     parser.add_argument("--latency-runs", type=int, default=200)
     parser.add_argument("--out", default=None, help="folder; a temp dir if unset")

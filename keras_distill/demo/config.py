@@ -92,7 +92,8 @@ class DemoConfig:
     student: str | None = _option(
         None,
         "Student preset ('mlp': 100-100 MLP, 'mlp-small'; for images 'cnn-tiny' "
-        "and, from 32x32, 'mobilenet_v2' and 'mobilenet_v3_small') or an "
+        "and, from 32x32, 'mobilenet_v2', 'mobilenet_v3_small' and "
+        "'mobilenet_v3_small_minimalistic') or an "
         "untrained Functional .keras file. Default: 'mlp' for vectors, "
         "'mobilenet_v2' for images of at least 32x32, else 'cnn-tiny'.",
         metavar="PRESET_OR_FILE",

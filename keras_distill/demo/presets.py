@@ -17,7 +17,8 @@ MLP student's "hidden1"/"hidden2", the CNN student's "features".
   residual blocks, as many stride-2 stages as the image size allows) and a tiny
   Conv2D student, both ending in global average pooling so any image size
   works. The students deployed on phones in practice are also here:
-  `"mobilenet_v2"` and `"mobilenet_v3_small"` from `keras.applications`, at the
+  `"mobilenet_v2"`, `"mobilenet_v3_small"` and its int8-friendly
+  `"mobilenet_v3_small_minimalistic"` from `keras.applications`, at the
   data's resolution, built flat (their layers are the student's own layers, so
   pruning and quantization-aware training can rewrite them).
 """
@@ -32,17 +33,28 @@ STUDENT_PRESETS = (
     "cnn-tiny",
     "mobilenet_v2",
     "mobilenet_v3_small",
+    "mobilenet_v3_small_minimalistic",
 )
 
 # keras.applications students: the constructor, the default width multiplier
-# (the narrowest Keras publishes ImageNet weights for), and the smallest
-# height/width. MobileNetV3 refuses images below 32x32; MobileNetV2 declares 32
-# as its minimum too (it only checks it when given `input_shape`).
+# (the narrowest Keras publishes ImageNet weights for), the smallest
+# height/width, and the constructor's other arguments. MobileNetV3 refuses
+# images below 32x32; MobileNetV2 declares 32 as its minimum too (it only checks
+# it when given `input_shape`). The minimalistic MobileNetV3 (Howard et al.
+# 2019, section 6.1.1: no squeeze-and-excite, no hard-swish, 3x3 kernels) is
+# the variant published for integer hardware: every layer it has is one int8
+# kernels run fast (see docs/images.md for its int8 latency).
 _BN_MOMENTUM = 0.9  # of every BatchNormalization in the image presets
 
 _APPLICATIONS = {
-    "mobilenet_v2": ("MobileNetV2", 0.35, 32),
-    "mobilenet_v3_small": ("MobileNetV3Small", 0.75, 32),
+    "mobilenet_v2": ("MobileNetV2", 0.35, 32, {}),
+    "mobilenet_v3_small": ("MobileNetV3Small", 0.75, 32, {}),
+    "mobilenet_v3_small_minimalistic": (
+        "MobileNetV3Small",
+        1.0,
+        32,
+        {"minimalistic": True},
+    ),
 }
 
 
@@ -168,7 +180,7 @@ def _resnet_body(x, input_shape):
 
 def is_mobile_sized(input_shape) -> bool:
     """Whether the examples are images the MobileNet presets take (>= 32x32)."""
-    smallest = min(minimum for _, _, minimum in _APPLICATIONS.values())
+    smallest = min(minimum for _, _, minimum, _ in _APPLICATIONS.values())
     return _is_image(input_shape) and min(input_shape[:2]) >= smallest
 
 
@@ -192,12 +204,14 @@ def student_preset(
         name: str, one of `STUDENT_PRESETS`: `"mlp"` (two hidden layers of 100
             units), `"mlp-small"` (one of 32), `"cnn-tiny"` (two small Conv2D
             layers, for images; vectors are reshaped to 1-D and flattened),
-            `"mobilenet_v2"` or `"mobilenet_v3_small"` (see
-            `application_student`, images of at least 32x32).
+            `"mobilenet_v2"`, `"mobilenet_v3_small"` or
+            `"mobilenet_v3_small_minimalistic"` (see `application_student`,
+            images of at least 32x32).
         data: `keras_distill.data.DataBundle`, the dataset (its input shape,
             classes and normalization).
         alpha: float, the MobileNets' width multiplier; only for those presets.
-            Defaults to None (0.35 for MobileNetV2, 0.75 for MobileNetV3Small).
+            Defaults to None (0.35 for MobileNetV2, 0.75 for MobileNetV3Small,
+            1.0 for its minimalistic variant).
         weights: path of a local weights file for the MobileNets' body; only for
             those presets. Defaults to None (random initialization).
 
@@ -282,13 +296,18 @@ def application_student(
     values and inference far from training.
 
     Args:
-        name: str, `"mobilenet_v2"` or `"mobilenet_v3_small"`.
+        name: str, `"mobilenet_v2"`, `"mobilenet_v3_small"` or
+            `"mobilenet_v3_small_minimalistic"` (MobileNetV3Small without
+            squeeze-and-excite and hard-swish, `minimalistic=True`: its int8
+            file runs at about half the float file's latency, where width-0.35
+            MobileNetV2 runs at about 0.6).
         data: `keras_distill.data.DataBundle` of images, at least 32x32 pixels
             (MobileNetV3 refuses less and Keras declares 32 as MobileNetV2's
             minimum).
         alpha: float > 0, the width multiplier (channels scaled by alpha).
-            Defaults to None (0.35 for MobileNetV2, 0.75 for MobileNetV3Small:
-            the narrowest widths Keras publishes ImageNet weights for).
+            Defaults to None (0.35 for MobileNetV2, 0.75 for MobileNetV3Small,
+            1.0 for the minimalistic one: the narrowest widths Keras publishes
+            ImageNet weights for).
         weights: str or os.PathLike, a local weights file for the body (nothing
             is downloaded), loaded into the headless application before the new
             head exists, so the head never has to match. A legacy `.h5` file,
@@ -331,7 +350,7 @@ def application_student(
             f"Unknown application student {name!r}: choose one of "
             f"{tuple(_APPLICATIONS)}."
         )
-    constructor, default_alpha, min_size = _APPLICATIONS[name]
+    constructor, default_alpha, min_size, options = _APPLICATIONS[name]
     input_shape = tuple(data.input_shape)
     if not _is_image(input_shape):
         raise ValueError(
@@ -358,7 +377,8 @@ def application_student(
             "(nothing is downloaded)."
         )
     inputs, x = _body_input(data)
-    options = {"include_preprocessing": False} if "V3" in constructor else {}
+    if "V3" in constructor:
+        options = {**options, "include_preprocessing": False}
     body = getattr(keras.applications, constructor)(
         input_tensor=x,
         include_top=False,

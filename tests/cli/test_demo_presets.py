@@ -12,7 +12,7 @@ from keras_distill.data import InputNormalization
 from keras_distill.data.pipeline import bundle_from_arrays
 from keras_distill.demo import presets
 
-MOBILENETS = ["mobilenet_v2", "mobilenet_v3_small"]
+MOBILENETS = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_small_minimalistic"]
 
 
 def _bundle(x, y, *, n_train, num_classes=10, batch_size=16):
@@ -78,18 +78,42 @@ def test_mobilenet_student_is_one_flat_model_from_raw_pixels_to_logits(name):
 
 
 @pytest.mark.parametrize(
-    ("name", "default_alpha"),
-    [(n, a) for n, a in [("mobilenet_v2", 0.35), ("mobilenet_v3_small", 0.75)]],
+    ("name", "default_alpha", "other_alpha"),
+    [
+        ("mobilenet_v2", 0.35, 1.0),
+        ("mobilenet_v3_small", 0.75, 1.0),
+        ("mobilenet_v3_small_minimalistic", 1.0, 0.5),
+    ],
 )
 def test_mobilenet_width_multiplier_defaults_to_the_narrowest_published(
-    name, default_alpha
+    name, default_alpha, other_alpha
 ):
     data = _images(32)
     default = presets.student_preset(name, data).count_params()
     same = presets.student_preset(name, data, alpha=default_alpha).count_params()
-    wider = presets.student_preset(name, data, alpha=1.0).count_params()
+    other = presets.student_preset(name, data, alpha=other_alpha).count_params()
     assert default == same
-    assert wider > 1.5 * default
+    assert max(other, default) > 1.5 * min(other, default)
+
+
+def test_minimalistic_mobilenet_v3_has_no_squeeze_excite_or_hard_swish():
+    data = _images(32)
+    full = presets.student_preset("mobilenet_v3_small", data, alpha=1.0)
+    minimal = presets.student_preset("mobilenet_v3_small_minimalistic", data)
+    # Squeeze-and-excite scales channels with a Multiply, in both flavours;
+    # hard-swish is an Activation (Keras 3) or TF-op layers (tf_keras). The
+    # minimalistic one has neither: its only non-linearity is ReLU.
+    assert any(isinstance(ly, keras.layers.Multiply) for ly in full.layers)
+    kinds = {type(layer).__name__ for layer in minimal.layers}
+    assert "Multiply" not in kinds and "Activation" not in kinds
+    assert not any("Lambda" in kind for kind in kinds)
+    assert "ReLU" in kinds
+    kernels = {
+        layer.kernel_size
+        for layer in minimal.layers
+        if isinstance(layer, keras.layers.DepthwiseConv2D)
+    }
+    assert kernels == {(3, 3)}  # the full one also has 5x5
 
 
 @pytest.mark.parametrize("name", MOBILENETS)
@@ -219,6 +243,7 @@ def test_resnet_teacher_learns_upscaled_digits_in_a_few_epochs():
                 strict=True,
             ),
         ),
+        "mobilenet_v3_small_minimalistic",  # no hard-swish: TF-MOT takes it
     ],
 )
 def test_flat_mobilenet_student_can_be_prepared_for_quantization_aware_training(
