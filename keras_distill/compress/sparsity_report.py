@@ -65,7 +65,13 @@ def _add_layers(model, prefix: str, report: dict) -> None:
             continue
         inner = registry.inner_layer(layer)
         weights = layer.weights
-        if inner is not layer:
+        if registry.is_fused_quantize(layer):
+            # Our Keras 3 QAT layer: the float layer it computes is `.layer`;
+            # its own variables (a pruning-preserving mask, quantizer ranges)
+            # are not kernels.
+            inner = layer.layer
+            weights = inner.weights
+        elif inner is not layer:
             # A TF-MOT wrapper holds the wrapped layer's kernels next to state of
             # its own (pruning masks, cluster indices, quantizer ranges, the
             # latent weights of cluster-preserving QAT), all created

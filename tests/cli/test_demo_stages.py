@@ -5,6 +5,7 @@ import pytest
 
 from keras_distill import _compat
 from keras_distill._compat import keras
+from keras_distill.compress import sparsity_report
 from keras_distill.demo import compression
 from keras_distill.demo import dataset
 from keras_distill.demo import methods
@@ -99,8 +100,29 @@ def test_compress_keeps_the_pruned_zeros_through_qat(digits):
     assert result.engine == ("tfmot" if _compat.LEGACY_KERAS else "native")
     assert set(result.histories) == {"prune", "qat"}
     assert any(layer.name.startswith("quant_") for layer in result.model.layers)
-    assert result.sparsity == pytest.approx(0.5, abs=0.05)
     assert compression.zero_fraction(result.model) == result.sparsity
+    # cnn-tiny's first convolution and its logits stay dense; the middle
+    # convolution, the only other kernel, holds the zeros: half of its 1,152.
+    convolutions = [
+        layer.name for layer in student.layers if isinstance(layer, keras.layers.Conv2D)
+    ]
+    assert result.dense_layers == (convolutions[0], "logits")
+    zeros = {
+        name: entry["zeros"] for name, entry in sparsity_report(result.model).items()
+    }
+    assert zeros == {convolutions[0]: 0, convolutions[1]: 576, "logits": 0}
+    assert result.sparsity == pytest.approx(576 / 1384, abs=0.01)
+
+
+def test_only_image_students_keep_their_first_and_last_layers_dense():
+    mnist1d = dataset.load_data("mnist1d")
+    mlp = training.make_student(mnist1d)
+    assert compression.layers_kept_dense(mlp, mnist1d) == ()
+    images = dataset.smoke_subset(dataset.load_data("digits", batch_size=64))
+    assert compression.layers_kept_dense(training.make_student(images), images)
+    linear = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten()])
+    linear.add(keras.layers.Dense(10, name="logits"))
+    assert compression.layers_kept_dense(linear, images) == ()  # nothing left
 
 
 def test_compression_distils_with_the_temperature_and_alpha_of_the_plan(
