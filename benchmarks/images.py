@@ -269,7 +269,7 @@ def main(argv=None):
     parser.add_argument("--sparsity", type=float, default=0.5)
     parser.add_argument(
         "--student",
-        default="mobilenet_v2",
+        default=presets.default_student_preset((32, 32, 3)),
         choices=[p for p in presets.STUDENT_PRESETS if p.startswith("mobilenet")],
     )
     parser.add_argument(

@@ -20,6 +20,10 @@ from keras_distill.compress import strip_pruning
 from keras_distill.demo import dataset
 from keras_distill.demo.training import distil
 
+# The share of the pruning epochs over which sparsity rises to its target; the
+# rest train at the target sparsity.
+RAMP_FRACTION = 1.0
+
 
 @dataclasses.dataclass(frozen=True)
 class CompressResult:
@@ -85,7 +89,8 @@ def compress(
     (`layers_kept_dense`), and strips the masks; then, for
     `quantization="int8"`, prepares the student for QAT and distils `epochs`
     more with the zeros kept (`preserve="sparsity"`), so the int8 file keeps
-    both the zeros and the accuracy. Other quantizations are post-training: the export does them.
+    both the zeros and the accuracy. Other quantizations are post-training:
+    the export does them.
 
     Args:
         student: the distilled student (Functional or Sequential).
@@ -107,8 +112,9 @@ def compress(
     dense_layers = ()
     if sparsity > 0:
         steps = dataset.steps_per_epoch(data)
-        frequency = max(1, min(50, steps * epochs // 10))
-        end_step = pruning_end_step(epochs, steps, frequency=frequency)
+        ramp = max(1, round(RAMP_FRACTION * epochs * steps))
+        frequency = max(1, min(50, ramp // 10))
+        end_step = pruning_end_step(1, ramp, frequency=frequency)
         dense_layers = layers_kept_dense(student, data)
         pruned = prune(
             student,

@@ -95,7 +95,8 @@ class DemoConfig:
         "and, from 32x32, 'mobilenet_v2', 'mobilenet_v3_small' and "
         "'mobilenet_v3_small_minimalistic') or an "
         "untrained Functional .keras file. Default: 'mlp' for vectors, "
-        "'mobilenet_v2' for images of at least 32x32, else 'cnn-tiny'.",
+        "'mobilenet_v3_small_minimalistic' for images of at least 32x32, else "
+        "'cnn-tiny'.",
         metavar="PRESET_OR_FILE",
     )
     method: str | None = _option(

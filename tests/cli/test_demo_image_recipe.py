@@ -73,11 +73,12 @@ def test_plan_for_image_data_takes_the_image_recipe_with_the_run_overrides(tmp_p
     assert (set_epochs.epochs, set_epochs.compress_epochs) == (7, 3)
 
 
-def test_default_image_student_is_mobilenet_v2_from_32_pixels():
+def test_default_image_student_is_a_minimalistic_mobilenet_from_32_pixels():
     from keras_distill.demo import presets
 
-    assert presets.default_student_preset((32, 32, 3)) == "mobilenet_v2"
-    assert presets.default_student_preset((64, 48, 1)) == "mobilenet_v2"
+    mobilenet = "mobilenet_v3_small_minimalistic"
+    assert presets.default_student_preset((32, 32, 3)) == mobilenet
+    assert presets.default_student_preset((64, 48, 1)) == mobilenet
     assert presets.default_student_preset((8, 8, 1)) == "cnn-tiny"
     assert presets.default_student_preset((31, 64, 3)) == "cnn-tiny"
     assert presets.default_student_preset((40,)) == "mlp"
