@@ -21,8 +21,12 @@ from keras_distill.demo import dataset
 from keras_distill.demo.training import distil
 
 # The share of the pruning epochs over which sparsity rises to its target; the
-# rest train at the target sparsity.
-RAMP_FRACTION = 1.0
+# rest train at the target sparsity, so the student recovers from the last
+# masks before QAT starts (gradual pruning then fine-tuning, Zhu & Gupta 2017,
+# "To prune, or not to prune"). The minimalistic MobileNetV3 image student, 5
+# epochs, one run: 88.8 % in int8 with the ramp over all 5 epochs, 91.2 % over
+# the first 3, against 92.2 % unpruned and float.
+RAMP_FRACTION = 0.6
 
 
 @dataclasses.dataclass(frozen=True)

@@ -59,8 +59,8 @@ def test_plan_for_image_data_takes_the_image_recipe_with_the_run_overrides(tmp_p
     assert for_images.method.name == "augmented-kd"
     assert for_images.method.temperature == 3.0
     recipe = methods.get_method("augmented-kd")
-    assert (for_images.epochs, for_images.compress_epochs) == (30, 5)
-    assert (recipe.epochs, recipe.compress_epochs) == (30, 5)
+    assert (for_images.epochs, for_images.compress_epochs) == (30, 10)
+    assert (recipe.epochs, recipe.compress_epochs) == (30, 10)
     assert plan.for_data(vectors) is plan
     assert plan.for_data(_Shape((8, 8, 1))) is plan  # digits: crops cut them
     chosen = make_plan(DemoConfig(method="kd", output_dir=str(tmp_path)))
