@@ -24,6 +24,7 @@ MACs and times single-example `invoke()` calls at 1 and 4 threads (XNNPACK).
 """
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -90,9 +91,7 @@ def build_student(spec: str, size: int = DEFAULT_SIZE):
             1 / 255, name=name
         ),
     )
-    model = presets.student_preset(name, images, alpha=float(width) if width else None)
-    model.name = spec.replace(":", "_")
-    return model
+    return presets.student_preset(name, images, alpha=float(width) if width else None)
 
 
 def parse_args(argv=None):
@@ -119,13 +118,14 @@ def measure(args):
     pixels = pixels.astype("float32")
     threads = tuple(int(n) for n in args.threads.split(","))
     reports = []
-    builds = [build_teacher]
+    builds = [("teacher", build_teacher)]
     builds += [
-        lambda size, spec=spec: build_student(spec, size) for spec in args.students
+        (spec.replace(":", "_"), functools.partial(build_student, spec))
+        for spec in args.students
     ]
-    for build in builds:
+    for label, build in builds:
         keras.utils.set_random_seed(0)
-        model = build(args.size)
+        model = build(size=args.size)
         for mode in ("float32", "int8"):
             content = convert_tflite(
                 model,
@@ -136,7 +136,7 @@ def measure(args):
             report = verify_tflite_content(
                 content,
                 pixels[:64],
-                path=f"{model.name}_{mode}.tflite",
+                path=f"{label}_{mode}.tflite",
                 keras_model=model,
                 quantization=mode,
                 latency_runs=args.runs,

@@ -88,8 +88,9 @@ def compress(
 ) -> CompressResult:
     """Prunes, then trains quantization-aware, a distilled student while distilling.
 
-    Prunes to `sparsity` (polynomial schedule over `epochs`) while distilling
-    with `method`, keeping an image student's first and last layers dense
+    Prunes to `sparsity` (polynomial schedule over the first `RAMP_FRACTION`
+    of `epochs`, then training at `sparsity`) while distilling with `method`,
+    keeping an image student's first and last layers dense
     (`layers_kept_dense`), and strips the masks; then, for
     `quantization="int8"`, prepares the student for QAT and distils `epochs`
     more with the zeros kept (`preserve="sparsity"`), so the int8 file keeps
@@ -116,8 +117,9 @@ def compress(
     dense_layers = ()
     if sparsity > 0:
         steps = dataset.steps_per_epoch(data)
-        ramp = max(1, round(RAMP_FRACTION * epochs * steps))
+        ramp = max(1, round(RAMP_FRACTION * epochs * steps))  # steps
         frequency = max(1, min(50, ramp // 10))
+        # The last mask update within the ramp's steps (one "epoch" of them).
         end_step = pruning_end_step(1, ramp, frequency=frequency)
         dense_layers = layers_kept_dense(student, data)
         pruned = prune(
@@ -157,7 +159,7 @@ def compress(
         sparsity=zero_fraction(model),
         epochs=epochs,
         histories=histories,
-        dense_layers=tuple(dense_layers),
+        dense_layers=dense_layers,
     )
 
 
