@@ -8,13 +8,15 @@ recipe with its own building blocks (`keras_distill.demo`):
 
 1. the ResNet-style teacher preset, trained on labels with the recipe's crops
    and rotations (once, seed 0, and cached in `--out` as the demo caches it);
-2. for each seed, from the same initial weights: the student preset
-   (`mobilenet_v2`, width 0.35, random initialization) trained on labels for as
-   long as it is distilled, on clean images and on the same crops and
-   rotations; and distilled with the recipe (`augmented-kd`: teacher and
-   student see the same cropped, rotated, Mixup batch; T=2, alpha=0);
+2. for each seed, from the same initial weights: the student preset (the
+   demo's, `mobilenet_v3_small_minimalistic`, or `--student`; random
+   initialization) trained on labels for as long as it is distilled, on clean
+   images and on the same crops and rotations; and distilled with the recipe
+   (`augmented-kd`: teacher and student see the same cropped and rotated
+   batch; T=2, alpha=0);
 3. the distilled student pruned to 50 % and trained quantization-aware while
-   distilling (`demo.compression.compress`), exported to a full-integer file;
+   distilling, for the recipe's epochs (`demo.compression.compress`), exported
+   to a full-integer file;
 4. every model that ships exported to `.tflite` and verified in LiteRT
    (`export_and_verify`): accuracy in LiteRT, size, MACs, median and p90
    latency at 1 and 4 threads (XNNPACK) on this CPU;
@@ -265,7 +267,12 @@ def main(argv=None):
         default=None,
         help="default: the demo's for images",
     )
-    parser.add_argument("--compress-epochs", type=int, default=5)
+    parser.add_argument(
+        "--compress-epochs",
+        type=int,
+        default=None,
+        help="epochs of pruning, and of QAT (default: the recipe's)",
+    )
     parser.add_argument("--sparsity", type=float, default=0.5)
     parser.add_argument(
         "--student",
@@ -287,6 +294,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     method = methods.get_method(None, images=True)
     args.epochs = args.epochs or method.epochs
+    args.compress_epochs = args.compress_epochs or method.compress_epochs
     if args.report:
         return report(args.report, args)
     args.teacher_epochs = args.teacher_epochs or teacher_stage.TEACHER_EPOCHS["image"]
