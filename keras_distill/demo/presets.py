@@ -191,8 +191,8 @@ def default_student_preset(input_shape) -> str:
     MobileNet as Android apps ship them, the variant made for int8) from its
     smallest size (32x32) up, and "cnn-tiny" below it. On the 32x32 colour
     digits of `benchmarks/images.py` it beat width-0.35 MobileNetV2, with
-    about as many parameters, on accuracy, training time and int8 latency
-    (docs/images.md).
+    about as many parameters, on distilled accuracy and on int8 latency
+    (docs/images.md, docs/export.md).
     """
     if not _is_image(input_shape):
         return "mlp"
