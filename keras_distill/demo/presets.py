@@ -17,7 +17,7 @@ MLP student's "hidden1"/"hidden2", the CNN student's "features".
   residual blocks, as many stride-2 stages as the image size allows) and a tiny
   Conv2D student, both ending in global average pooling so any image size
   works. The students deployed on phones in practice are also here:
-  `"mobilenet_v2"`, `"mobilenet_v3_small"` and its int8-friendly
+  `"mobilenet_v2"`, `"mobilenet_v3_small"` and its minimalistic
   `"mobilenet_v3_small_minimalistic"` from `keras.applications`, at the
   data's resolution, built flat (their layers are the student's own layers, so
   pruning and quantization-aware training can rewrite them).
@@ -40,10 +40,10 @@ STUDENT_PRESETS = (
 # (the narrowest Keras publishes ImageNet weights for), the smallest
 # height/width, and the constructor's other arguments. MobileNetV3 refuses
 # images below 32x32; MobileNetV2 declares 32 as its minimum too (it only checks
-# it when given `input_shape`). The minimalistic MobileNetV3 (Howard et al.
-# 2019, section 6.1.1: no squeeze-and-excite, no hard-swish, 3x3 kernels) is
-# the variant published for integer hardware: every layer it has is one int8
-# kernels run fast (see docs/images.md for its int8 latency).
+# it when given `input_shape`). The minimalistic MobileNetV3 (Keras's
+# `minimalistic=True`: MobileNetV3's layer sizes without squeeze-and-excite,
+# hard-swish or 5x5 kernels) keeps only layers int8 kernels run fast: its int8
+# file was the fastest preset on this project's CPU (docs/export.md).
 _BN_MOMENTUM = 0.9  # of every BatchNormalization in the image presets
 
 _APPLICATIONS = {
@@ -188,8 +188,8 @@ def default_student_preset(input_shape) -> str:
     """The student preset the demo uses for data of `input_shape`.
 
     "mlp" for vectors; for images, "mobilenet_v3_small_minimalistic" (a
-    MobileNet as Android apps ship them, the variant made for int8) from its
-    smallest size (32x32) up, and "cnn-tiny" below it. On the 32x32 colour
+    MobileNet as Android apps ship them, the variant whose int8 file ran
+    fastest here) from its smallest size (32x32) up, and "cnn-tiny" below it. On the 32x32 colour
     digits of `benchmarks/images.py` it beat width-0.35 MobileNetV2, with
     about as many parameters, on distilled accuracy and on int8 latency
     (docs/images.md, docs/export.md).
