@@ -189,9 +189,10 @@ def default_student_preset(input_shape) -> str:
 
     "mlp" for vectors; for images, "mobilenet_v3_small_minimalistic" (a
     MobileNet as Android apps ship them, the variant whose int8 file ran
-    fastest here) from its smallest size (32x32) up, and "cnn-tiny" below it. On the 32x32 colour
-    digits of `benchmarks/images.py` it beat width-0.35 MobileNetV2, with
-    about as many parameters, on distilled accuracy and on int8 latency
+    fastest here) from its smallest size (32x32) up, and "cnn-tiny" below
+    it. On the 32x32 colour digits of `benchmarks/images.py` it beat
+    width-0.35 MobileNetV2, with about as many parameters, on distilled
+    accuracy and on int8 latency
     (docs/images.md, docs/export.md).
     """
     if not _is_image(input_shape):
