@@ -298,6 +298,22 @@ def test_pruned_model_saved_and_reloaded_is_plain_with_its_zeros(tmp_path):
     assert sparsity_report(loaded)["d0"]["zeros"] == 192 - _kept(192, 0.7)
 
 
+def test_pruned_weights_file_restores_masks_and_plain_weights_load_into_it(tmp_path):
+    x, y = data()
+    pruned = _fit(prune(mlp(), ConstantSparsity(0.7, 0, frequency=4)), x, y, 1, 32)
+    masks = [m.mask.numpy() for _, m in pruning.pruned_variables(pruned)]
+    pruned.save_weights(tmp_path / "pruned.weights.h5")
+    mlp().save_weights(tmp_path / "plain.weights.h5")
+
+    fresh = prune(mlp(), ConstantSparsity(0.7, 0, frequency=4))
+    fresh.load_weights(tmp_path / "plain.weights.h5")  # no pruning state: kept
+    assert all(m.mask.numpy().all() for _, m in pruning.pruned_variables(fresh))
+    fresh.load_weights(tmp_path / "pruned.weights.h5")
+    for want, (_, mask) in zip(masks, pruning.pruned_variables(fresh)):
+        np.testing.assert_array_equal(mask.mask.numpy(), want)
+    assert (masks[0] == 0).sum() == 192 - _kept(192, 0.7)
+
+
 # ---------------------------------------------------------------- 2:4 masks
 def test_two_four_gives_two_zeros_in_every_four_input_weights():
     x = keras.Input((8, 8, 8))

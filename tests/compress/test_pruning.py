@@ -342,3 +342,49 @@ def test_distilling_a_pruned_student_reaches_target_sparsity(tmp_path):
         assert entry["sparsity"] == pytest.approx(0.8, abs=1 / entry["params"]), name
     # PruningSummaries wrote TensorBoard event files.
     assert list((tmp_path / "logs" / "metrics").glob("events.out.tfevents.*"))
+
+
+# ------------------------------------------------------------------- resuming
+class _Preempted(keras.callbacks.Callback):
+    """Stops training at the end of epoch `at`, after BackupAndRestore saved it."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.at:
+            raise RuntimeError("pre-empted")
+
+
+def test_backup_and_restore_resumes_pruning_with_its_masks_past_end_step(tmp_path):
+    x, y = data(n=128)
+    teacher = mlp(units=(8,), name="teacher")
+    student = mlp(units=(16,))
+    # 4 steps per epoch: sparsity reaches 0.8 at step 8, the run stops after 12.
+    end = pruning_end_step(2, 4, frequency=2)
+
+    def fit(callbacks):
+        pruned = prune(student, target_sparsity=0.8, end_step=end, frequency=2)
+        distiller = Distiller(student=pruned, teacher=teacher, alpha=0.1)
+        distiller.compile(optimizer="adam", loss=LOSS)
+        backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+        distiller.fit(
+            x,
+            y,
+            batch_size=32,
+            epochs=5,
+            verbose=0,
+            callbacks=[backup, *pruning_callbacks(), *callbacks],
+        )
+        return distiller
+
+    with pytest.raises(RuntimeError, match="pre-empted"):
+        fit([_Preempted(at=2)])
+    resumed = fit([])  # a new process would prune the student again, then resume
+    assert int(resumed.optimizer.iterations) == 20
+    report = sparsity_report(strip_pruning(resumed.student))
+    for name, entry in report.items():
+        # Past end_step the schedule never updates the masks again: only the
+        # restored masks can keep these weights at zero.
+        assert entry["sparsity"] == pytest.approx(0.8, abs=1 / entry["params"]), name

@@ -82,16 +82,58 @@ def m_by_n_mask(weights, m_by_n):
     )
 
 
+@keras.saving.register_keras_serializable(package="keras_distill")
+class PruningState(keras.layers.Layer):
+    """The mask and threshold of one pruned kernel, as weights checkpoints keep.
+
+    TF-MOT's `PruneLowMagnitude` keeps `mask`, `threshold` and `pruning_step`
+    as weights of its wrapper, so `save_weights`, `BackupAndRestore` and
+    `ModelCheckpoint` keep them. `prune` attaches one `PruningState` per kernel
+    to the layer that owns the kernel, as a plain attribute (`_pruning_states`,
+    not a tracked sublayer): Keras' saving walks every attribute that is a
+    Keras object, so the state is written under the layer's path and restored
+    by `load_weights` into a pruned model, while the layer's own weights and
+    config stay those of the plain layer, so a saved pruned model reloads
+    as a plain one, and the plain model's weights load into a pruned one. The step is the optimizer's `iterations`, which those
+    checkpoints keep too.
+
+    Args:
+        shape: tuple, the kernel's shape. Defaults to `()`.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+    """
+
+    def __init__(self, shape=(), **kwargs):
+        super().__init__(**kwargs)
+        self.shape = tuple(shape)
+        self.mask = self.add_weight(
+            shape=self.shape, initializer="ones", trainable=False, name="mask"
+        )
+        self.threshold = self.add_weight(
+            shape=(), initializer="zeros", trainable=False, name="threshold"
+        )
+        self.built = True
+
+    def load_own_variables(self, store):
+        # Weights saved from the plain model have no pruning state: loading
+        # them into a pruned model keeps its masks as they are.
+        if len(store.keys()):
+            super().load_own_variables(store)
+
+    def get_config(self):
+        return {**super().get_config(), "shape": self.shape}
+
+
 class MagnitudeMask(keras.constraints.Constraint):
-    """The pruning state of one kernel, applied after every optimizer update.
+    """The pruning of one kernel, applied after every optimizer update.
 
     `prune` sets it as `variable.constraint`; `UpdatePruningStep` binds it to
     the optimizer's step counter. It first applies the constraint the variable
     already had, then updates the mask when the schedule says so and returns
-    `weights * mask`. The mask and threshold are variables of this object, not
-    of the layer, so a saved model has only the masked kernels. It is not
-    serializable on purpose: the layer's config keeps its own constraint, and a
-    reloaded model is a plain (sparse) model.
+    `weights * mask`. The mask and threshold are the weights of `self.state`, a
+    `PruningState` that `prune` attaches to the kernel's layer, so checkpoints
+    keep them. The constraint itself is not serializable on purpose: the
+    layer's config keeps its own constraint, and a reloaded model is a plain
+    (sparse) model.
 
     Args:
         variable: the kernel variable to prune.
@@ -107,13 +149,11 @@ class MagnitudeMask(keras.constraints.Constraint):
         self.m_by_n = m_by_n
         self.constraint = constraint
         self.path = variable.path
-        dtype = variable.dtype
-        self.mask = keras.Variable(
-            np.ones(variable.shape, dtype), trainable=False, name="mask"
+        self.state = PruningState(
+            variable.shape, dtype=variable.dtype, name=f"{variable.name}_pruning"
         )
-        self.threshold = keras.Variable(
-            np.zeros((), dtype), trainable=False, name="threshold"
-        )
+        self.mask = self.state.mask
+        self.threshold = self.state.threshold
         self.iterations = None
         # Set when training started without the callback (see MISSING_CALLBACK).
         self.stopped_a_train_step = False

@@ -7,9 +7,11 @@ kernel variable gets a `MagnitudeMask` Keras constraint. Keras 3 optimizers run
 `variable.assign(variable.constraint(variable))` after every gradient update
 (`keras/src/optimizers/base_optimizer.py`, `apply`), inside the compiled train
 step, so the mask is updated and applied at every step by any trainer that
-calls `optimizer.apply_gradients`, `keras_distill.Distiller` included. The
-constraint owns its mask and threshold variables, so the layers' weights and
-a saved `.keras` file are those of a plain model (with its zeros).
+calls `optimizer.apply_gradients`, `keras_distill.Distiller` included. Each
+mask and threshold is a weight of a `PruningState` attached to the kernel's
+layer, outside the layer's own weights: checkpoints (`save_weights`,
+`BackupAndRestore`) keep them and restore them into a pruned model, and a
+saved `.keras` file reloads as a plain model (with its zeros).
 
 Step semantics and masks follow TF-MOT exactly: see `magnitude_mask.py`.
 """
@@ -270,8 +272,14 @@ def prune(
                 f"kernels only (Dense, Conv2D), not {'; '.join(bad)}. List these "
                 "layers in `skip_layers` to keep them dense, or use structure=None."
             )
-    for _, weight in kernels:
+    states = {}
+    for layer, weight in kernels:
         weight.constraint = MagnitudeMask(weight, schedule, m_by_n, weight.constraint)
+        states.setdefault(id(layer), (layer, []))[1].append(weight.constraint.state)
+    for layer, layer_states in states.values():
+        # Not `layer._pruning_states = ...`: Keras would track the states as
+        # sublayers, adding their weights to the layer's own (see PruningState).
+        object.__setattr__(layer, "_pruning_states", layer_states)
     return copy
 
 
