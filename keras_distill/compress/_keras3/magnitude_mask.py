@@ -94,8 +94,9 @@ class PruningState(keras.layers.Layer):
     Keras object, so the state is written under the layer's path and restored
     by `load_weights` into a pruned model, while the layer's own weights and
     config stay those of the plain layer, so a saved pruned model reloads
-    as a plain one, and the plain model's weights load into a pruned one. The step is the optimizer's `iterations`, which those
-    checkpoints keep too.
+    as a plain one, and the plain model's weights load into a pruned one.
+    The step is the optimizer's `iterations`, which those checkpoints keep
+    too.
 
     Args:
         shape: tuple, the kernel's shape. Defaults to `()`.
