@@ -401,14 +401,11 @@ def test_unsupported_trainable_layers_are_all_named_with_the_fix():
     with pytest.raises(ValueError) as info:
         qat.quantize(student)
     message = str(info.value)
-    for name in (
-        "'lone_bn' (BatchNormalization)",
-        "'ln' (LayerNormalization)",
-        "'scale' (Scale)",
-    ):
+    for name in ("'lone_bn' (BatchNormalization)", "'scale' (Scale)"):
         assert name in message
-    assert "layers=['d0', 'out']" in message and "Conv2D" in message
-    q = qat.quantize(student, layers=["d0", "out"])  # the fix works
+    assert "'ln' (LayerNormalization)" not in message  # kept float
+    assert "layers=['d0', 'ln', 'out']" in message and "Conv2D" in message
+    q = qat.quantize(student, layers=["d0", "ln", "out"])  # the fix works
     assert type(q.get_layer("ln")).__name__ == "LayerNormalization"
     with pytest.raises(ValueError, match="already prepared for quantization"):
         qat.quantize(q)
@@ -424,7 +421,9 @@ def test_unsupported_trainable_layers_are_all_named_with_the_fix():
         (L.SeparableConv2D(2, 3), False),
         (L.BatchNormalization(), False),
         (L.MaxPooling2D(), True),
-        (L.Embedding(4, 2), False),
+        (L.Embedding(4, 2), True),
+        (L.LayerNormalization(), False),  # kept float, not quantized
+        (L.GRU(2, reset_after=False), False),
     ],
 )
 def test_quantizable_answers_the_registry_question(layer, expected):

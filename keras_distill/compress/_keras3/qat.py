@@ -25,6 +25,13 @@ import numpy as np
 
 from keras_distill._compat import keras
 from keras_distill.compress import registry
+from keras_distill.compress._keras3.quantized_einsum_dense import QuantizedEinsumDense
+from keras_distill.compress._keras3.quantized_embedding import QuantizedEmbedding
+from keras_distill.compress._keras3.quantized_multi_head_attention import (
+    QuantizedMultiHeadAttention,
+)
+from keras_distill.compress._keras3.quantized_recurrent import QuantizedGRUCell
+from keras_distill.compress._keras3.quantized_recurrent import QuantizedLSTMCell
 from keras_distill.compress._keras3.quantizers import ActivationQuantizer
 from keras_distill.compress._keras3.quantizers import FusedQuantize
 
@@ -71,9 +78,17 @@ _PASS_THROUGH = _classes(
     "Cropping2D",
     "Cropping3D",
 )
+# Weighted layers each replaced by one quantized layer of their own.
+_WRAPPED = _classes("Embedding", "EinsumDense", "MultiHeadAttention", "LSTM", "GRU")
+# Weighted layers kept float by design (measured and documented in
+# docs/compression.md): LiteRT has no int8 LayerNormalization kernel, the
+# converter decomposes it into MEAN/SUB/RSQRT/MUL ops, which 8-bit ranges would
+# make much less exact (I-BERT computes it with 32-bit integers instead).
+_KEPT_FLOAT = _classes("LayerNormalization")
 _SUPPORTED_NAMES = sorted(
-    {c.__name__ for c in _FUSED_OPS + _OUTPUT_QUANTIZED + _PASS_THROUGH}
+    {c.__name__ for c in _FUSED_OPS + _OUTPUT_QUANTIZED + _PASS_THROUGH + _WRAPPED}
     | {"BatchNormalization (after a convolution)"}
+    | {f"{c.__name__} (kept float)" for c in _KEPT_FLOAT}
 )
 
 
@@ -89,12 +104,17 @@ def quantizable(layer) -> bool:
 
     Returns:
         True for Conv1D/Conv2D (channels_last, not causal, groups 1),
-        DepthwiseConv2D (channels_last), Dense (not already quantized, no LoRA),
-        and the weightless layers the engine quantizes or passes through.
+        DepthwiseConv2D (channels_last), Dense, EinsumDense and Embedding (not
+        already quantized, no LoRA), MultiHeadAttention, LSTM and GRU
+        (`reset_after=True`, not stateful), and the weightless layers the
+        engine quantizes or passes through. LayerNormalization answers False:
+        it is kept float (`quantize` accepts it).
     """
     kind = type(layer)
     if kind in _OUTPUT_QUANTIZED or kind in _PASS_THROUGH:
         return True
+    if kind in _WRAPPED:
+        return _wrappable(layer)
     if kind not in _FUSED_OPS:
         return False
     if kind is keras.layers.Dense:
@@ -104,12 +124,36 @@ def quantizable(layer) -> bool:
     return layer.padding != "causal" and getattr(layer, "groups", 1) == 1
 
 
+def _wrappable(layer) -> bool:
+    if isinstance(layer, (keras.layers.Embedding, keras.layers.EinsumDense)):
+        return layer.quantization_mode is None and not layer.lora_enabled
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        return all(
+            getattr(layer, attr, None) is None or _wrappable(getattr(layer, attr))
+            for attr in ("_query_dense", "_key_dense", "_value_dense", "_output_dense")
+        )
+    if layer.stateful:
+        return False
+    return isinstance(layer, keras.layers.LSTM) or layer.cell.reset_after
+
+
 def is_qat_model(model) -> bool:
     """Whether `model` holds layers of this engine (was made by `quantize`)."""
     return any(
-        isinstance(layer, (FusedQuantize, ActivationQuantizer))
+        isinstance(layer, _QAT_LAYERS)
         for layer in model._flatten_layers(include_self=False)
     )
+
+
+_QAT_LAYERS = (
+    FusedQuantize,
+    ActivationQuantizer,
+    QuantizedEinsumDense,
+    QuantizedEmbedding,
+    QuantizedMultiHeadAttention,
+    QuantizedLSTMCell,
+    QuantizedGRUCell,
+)
 
 
 def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"):
@@ -177,6 +221,7 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
         and layer.trainable_weights
         and layer.name not in absorbed
         and not quantizable(layer)
+        and type(layer) not in _KEPT_FLOAT
     ]
     if unsupported:
         named = ", ".join(f"{lay.name!r} ({type(lay).__name__})" for lay in unsupported)
@@ -368,6 +413,8 @@ class _Rewire:
             fused = self.fused[layer.name]
             return self._mark(fused(self._quantize_input(args[0]), **kwargs))
         kind = type(layer)
+        if kind in _WRAPPED and layer.name in self.selected:
+            return self._wrapped(layer, args, kwargs)
         if kind in _OUTPUT_QUANTIZED and layer.name in self.selected:
             args = keras.tree.map_structure(self._quantize_input, args)
             out = layer(*args, **kwargs)
@@ -380,6 +427,59 @@ class _Rewire:
         ):
             self._mark(out)
         return out
+
+    def _wrapped(self, layer, args, kwargs):
+        """Embedding, EinsumDense, MultiHeadAttention, LSTM or GRU, replaced by
+        its quantized layer (once, even for a shared layer)."""
+        name, sparse = f"quant_{layer.name}", self.preserve_sparsity
+        new = self.fused.get(layer.name)
+        if isinstance(layer, keras.layers.Embedding):  # integer ids: no input quantizer
+            new = new or QuantizedEmbedding(layer, preserve_sparsity=sparse, name=name)
+            self.fused[layer.name] = new
+            return self._mark(new(*args, **kwargs))
+        if isinstance(layer, keras.layers.EinsumDense):
+            new = new or QuantizedEinsumDense(
+                layer, preserve_sparsity=sparse, name=name
+            )
+            self.fused[layer.name] = new
+            return self._mark(new(self._quantize_input(args[0]), **kwargs))
+        if isinstance(layer, keras.layers.MultiHeadAttention):
+            args = [self._quantize_input(a) for a in args[:3]] + list(args[3:])
+            for key in ("query", "value", "key"):
+                if key in kwargs:
+                    kwargs[key] = self._quantize_input(kwargs[key])
+            if new is None:
+                new = QuantizedMultiHeadAttention.from_layer(layer, sparse, name)
+                out = new(*args, **kwargs)  # builds it
+                new.copy_weights(layer)
+                self.fused[layer.name] = new
+            else:
+                out = new(*args, **kwargs)
+            return keras.tree.map_structure(self._mark, out)
+        # LSTM or GRU: the cell quantizes its own inputs; its output is float.
+        if new is None:
+            cell_class = (
+                QuantizedLSTMCell
+                if isinstance(layer, keras.layers.LSTM)
+                else QuantizedGRUCell
+            )
+            cell_config = layer.cell.get_config()
+            cell_config.pop("name", None)
+            cell = cell_class(preserve_sparsity=sparse, **cell_config)
+            new = keras.layers.RNN(
+                cell,
+                return_sequences=layer.return_sequences,
+                return_state=layer.return_state,
+                go_backwards=layer.go_backwards,
+                unroll=layer.unroll,
+                zero_output_for_mask=layer.zero_output_for_mask,
+                name=name,
+            )
+            out = new(*args, **kwargs)
+            cell.copy_weights(layer.cell)
+            self.fused[layer.name] = new
+            return out
+        return new(*args, **kwargs)
 
     def _mark(self, tensor):
         self.quantized[id(tensor)] = tensor

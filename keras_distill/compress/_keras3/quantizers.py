@@ -76,6 +76,7 @@ class ActivationQuantizer(keras.layers.Layer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.calibrating = False  # set by qat.calibrate, never saved
+        self.supports_masking = True  # an Embedding's padding mask passes
 
     def build(self, input_shape):
         self.range_min = self.add_weight(
@@ -185,15 +186,7 @@ class FusedQuantize(keras.layers.Layer):
                 quantizer.build(output_shape)
         self.sparsity_mask = None
         if self.preserve_sparsity:
-            kernel = self.layer.kernel
-            self.sparsity_mask = self.add_weight(
-                shape=kernel.shape,
-                initializer="ones",
-                trainable=False,
-                name="sparsity_mask",
-            )
-            self.sparsity_mask.assign(keras.ops.cast(kernel != 0, kernel.dtype))
-            kernel.constraint = _MaskConstraint(self.sparsity_mask, kernel.constraint)
+            self.sparsity_mask = add_sparsity_mask(self, self.layer.kernel)
         self.built = True
 
     def channel_axis(self) -> int | None:
@@ -272,10 +265,7 @@ class FusedQuantize(keras.layers.Layer):
         return self._activate(ops.squeeze(y, 1) + bias, training)
 
     def _activate(self, y, training):
-        if self.pre_activation_quantizer is not None:
-            y = self.pre_activation_quantizer(y, training=training)
-        y = keras.activations.get(self.activation)(y)
-        return self.output_quantizer(y, training=training)
+        return activate_and_quantize(self, y, self.activation, training)
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
@@ -299,6 +289,40 @@ class FusedQuantize(keras.layers.Layer):
         if config.get("batch_norm") is not None:
             config["batch_norm"] = deserialize(config["batch_norm"])
         return cls(**config)
+
+
+def add_sparsity_mask(owner, variable, name: str = "sparsity_mask"):
+    """A non-trainable mask weight of `owner`, 1 where `variable` is non-zero,
+    that `variable`'s constraint re-applies after each optimizer update.
+
+    The mask is a weight, so it is saved; the constraint is not, so the
+    owner's `build` calls this again when a saved model is loaded (the loaded
+    mask then overwrites the one computed here).
+
+    Args:
+        owner: the layer that owns the mask weight.
+        variable: the kernel to keep sparse.
+        name: the mask weight's name. Defaults to `"sparsity_mask"`.
+
+    Returns:
+        The mask variable.
+    """
+    mask = owner.add_weight(
+        shape=variable.shape, initializer="ones", trainable=False, name=name
+    )
+    mask.assign(keras.ops.cast(variable != 0, variable.dtype))
+    variable.constraint = _MaskConstraint(mask, variable.constraint)
+    return mask
+
+
+def activate_and_quantize(layer, y, activation: str, training):
+    """`y` through `activation` and `layer.output_quantizer`, with
+    `layer.pre_activation_quantizer` first when it is not None (an activation
+    TFLite does not fuse into the int8 kernel runs as its own int8 op)."""
+    if layer.pre_activation_quantizer is not None:
+        y = layer.pre_activation_quantizer(y, training=training)
+    y = keras.activations.get(activation)(y)
+    return layer.output_quantizer(y, training=training)
 
 
 def _output_channels(layer) -> int:
