@@ -15,6 +15,14 @@ and Keras 3's in-layer int8 mode is post-training, with no fake quantization to
 train through. The rebuild is `keras.models.clone_model(..., call_function=)`:
 a first pass finds the fusion groups, the second rewires each call.
 
+Sequence layers get quantized layers of their own (each module cites its
+recipe and gives what the converter made of it): `QuantizedEmbedding` (int8
+table, int8 GATHER), `QuantizedEinsumDense`, `QuantizedMultiHeadAttention`
+(I-BERT, arXiv:2101.01321: int8 projections, QK^T, softmax and PV), and
+`keras.layers.RNN` of a `QuantizedLSTMCell`/`QuantizedGRUCell` (int8 kernels
+and projections, float gates and cell state). LayerNormalization is kept
+float: LiteRT has no int8 kernel for it.
+
 The converter (`Optimize.DEFAULT`, no representative data) reads the trained
 ranges from the FakeQuant ops, so a QAT model exports as int8 without
 calibration data. The activation ranges come from training batches (see
@@ -196,9 +204,9 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
     Raises:
         ValueError: `student` is already a QAT model; selected layers have
             trainable weights this engine cannot
-            quantize (all named, e.g. LayerNormalization, Embedding, a lone
-            BatchNormalization, custom layers); quantize the others with
-            `layers=[...]` to keep those float.
+            quantize (all named, e.g. Bidirectional, a stateful RNN, GRU with
+            `reset_after=False`, a lone BatchNormalization, custom layers);
+            quantize the others with `layers=[...]` to keep those float.
 
     Example:
     >>> qat = quantize(student)  # doctest: +SKIP
