@@ -14,11 +14,14 @@ Either way: `prune` a copy of the student, train (distil) it with
 `pruning_callbacks()`, and `strip_pruning` before export. These functions
 check their arguments once, before anything is built, then call the engine.
 
-Layers: Dense, Conv, DepthwiseConv2D (Keras 3 engine only; TF-MOT keeps it
-dense), SeparableConv and, on TF-MOT, Embedding, RNNs and MultiHeadAttention.
-Layers without weights, and normalization layers, are kept as they are. A layer
-with trainable kernels that the engine cannot prune is an error naming it; list
-it in `skip_layers` to keep it dense.
+Layers, the same on both engines (TF-MOT's `prune_registry`): the kernels of
+Dense, Conv1D/2D/3D and their Transpose, the pointwise kernel of SeparableConv,
+Embedding's table, the query/key/value/output kernels of MultiHeadAttention,
+and the kernel and recurrent kernel of SimpleRNN, GRU and LSTM (inside
+Bidirectional too on Keras 3; TF-MOT refuses Bidirectional). DepthwiseConv2D kernels are kept dense (tiny and
+sensitive), and so are biases, normalization layers and layers without weights.
+A layer with trainable kernels that the engine cannot prune is an error naming
+it; list it in `skip_layers` to keep it dense.
 """
 
 import importlib.util
