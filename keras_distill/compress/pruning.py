@@ -18,8 +18,9 @@ Layers, the same on both engines (TF-MOT's `prune_registry`): the kernels of
 Dense, Conv1D/2D/3D and their Transpose, the pointwise kernel of SeparableConv,
 Embedding's table, the query/key/value/output kernels of MultiHeadAttention,
 and the kernel and recurrent kernel of SimpleRNN, GRU and LSTM (inside
-Bidirectional too on Keras 3; TF-MOT refuses Bidirectional). DepthwiseConv2D kernels are kept dense (tiny and
-sensitive), and so are biases, normalization layers and layers without weights.
+Bidirectional too on Keras 3; TF-MOT refuses Bidirectional). DepthwiseConv2D
+kernels are kept dense (tiny and sensitive), and so are biases, normalization
+layers and layers without weights.
 A layer with trainable kernels that the engine cannot prune is an error naming
 it; list it in `skip_layers` to keep it dense.
 """
