@@ -1,5 +1,6 @@
 """Export a student to `.tflite` (and SavedModel), verified in LiteRT for Android."""
 
+from keras_distill.export.float_ops import find_float_ops
 from keras_distill.export.litert import measure_latency
 from keras_distill.export.litert import verify_tflite
 from keras_distill.export.litert import verify_tflite_content
@@ -30,6 +31,7 @@ __all__ = [
     "export_and_verify",
     "export_saved_model",
     "export_tflite",
+    "find_float_ops",
     "is_qat_model",
     "macs_by_layer",
     "measure_latency",

@@ -19,7 +19,9 @@ from ai_edge_litert.interpreter import Interpreter
 
 from keras_distill import _compat
 from keras_distill._numbers import check_int
+from keras_distill.compress import registry
 from keras_distill.export import _examples
+from keras_distill.export.float_ops import find_float_ops
 from keras_distill.export.macs import count_macs
 from keras_distill.export.report import TFLiteReport
 
@@ -258,6 +260,10 @@ def _check_keras_model(keras_model, input_shape, num_classes):
     return dtype
 
 
+def _layer_names(keras_model) -> list[str]:
+    return [layer.name for layer in registry.walk_layers(keras_model)]
+
+
 def _keras_logits(keras_model, x: np.ndarray, batch_size: int) -> np.ndarray:
     """The Keras model's outputs on `x`, called in inference mode chunk by chunk.
 
@@ -332,6 +338,10 @@ def verify_tflite_content(
             y, num_examples=len(x), num_classes=num_classes, argname="y"
         )
 
+    float_ops = None
+    if quantization == "int8":
+        names = () if keras_model is None else _layer_names(keras_model)
+        float_ops = find_float_ops(content, names)
     logits = _run_all(interpreter, _to_input(x, in_detail), batch_size)
     predicted = logits.argmax(axis=1)
     latency = measure_latency(
@@ -363,6 +373,7 @@ def verify_tflite_content(
         keras_flavour=_compat.FLAVOUR,
         tensorflow_version=tf.__version__,
         litert_version=importlib.metadata.version("ai-edge-litert"),
+        float_ops=float_ops,
     )
     if keras_model is not None:
         keras_logits = _keras_logits(keras_model, x.astype(keras_dtype), batch_size)
@@ -408,7 +419,8 @@ def verify_tflite(
             top-1 agreement, the largest logit difference on the same examples
             and its MACs per example (`count_macs`). Defaults to None.
         quantization: the mode the file was converted with, recorded in the
-            report. Defaults to None.
+            report; with `"int8"` the report also lists the ops that still
+            compute in float (`float_ops`). Defaults to None.
         latency_runs: single-example calls timed per thread count, for the
             median and 90th percentile (see `measure_latency`). Defaults to 50.
         batch_size: examples per interpreter call during evaluation. Defaults

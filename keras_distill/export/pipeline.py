@@ -28,6 +28,7 @@ def export_and_verify(
     num_threads: int = 1,
     latency_threads=litert.DEFAULT_LATENCY_THREADS,
     warmup_runs: int = litert.DEFAULT_WARMUP_RUNS,
+    strict: bool = False,
 ) -> TFLiteReport:
     """Exports a student to `.tflite`, verifies it in LiteRT, and writes its report.
 
@@ -69,6 +70,10 @@ def export_and_verify(
             many threads); must include 1. Defaults to (1, 4).
         warmup_runs: untimed calls per thread count before timing. Defaults
             to 5.
+        strict: with `"int8"`, refuse a file that still computes in float
+            (a layer a QAT model left in float, say) instead of writing it
+            with those ops listed in the report's `float_ops`. Defaults to
+            False.
 
     Returns:
         The `TFLiteReport` (also saved as the JSON file), with the model's
@@ -78,7 +83,9 @@ def export_and_verify(
         ValueError: a missing `x_eval`, bad class names, an unwritable `path`,
             and every error of `export_tflite` and `verify_tflite`.
         TypeError: see `export_tflite` and `verify_tflite`.
-        TFLiteConversionError: the converter rejected the model.
+        TFLiteConversionError: the converter rejected the model (its full
+            log is then in `<name>.convert.log` next to `path`), or
+            `strict=True` found float ops in an int8 file.
 
     Example:
 
@@ -126,7 +133,9 @@ def export_and_verify(
     created = _atomic.prepare_output_path(target, argname="path")
     labels_path = target.parent / LABELS_FILENAME if class_names else None
     try:
-        content = tflite.run_converter(model, quantization, representative, int8_io)
+        content = tflite.run_converter(
+            model, quantization, representative, int8_io, strict=strict, target=target
+        )
         report = litert.verify_tflite_content(
             content,
             x_eval,

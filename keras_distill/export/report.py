@@ -60,6 +60,10 @@ class TFLiteReport:
         macs: multiply-accumulates per example of the Keras model the file came
             from (`count_macs`); None without a Keras model or with free
             spatial dimensions.
+        float_ops: for an `"int8"` file, the ops that still compute in float
+            (`find_float_ops`: op, layer when known, output tensor), the
+            QUANTIZE and DEQUANTIZE of float input and output left out; [] for
+            a fully integer file; None for other modes and older reports.
     """
 
     path: str
@@ -89,6 +93,7 @@ class TFLiteReport:
     warmup_runs: int | None = None
     xnnpack: bool | None = None
     macs: int | None = None
+    float_ops: list[str] | None = None
 
     def latency_ms(self, threads: int = 1, stat: str = "median") -> float | None:
         """One latency of the report, in milliseconds.
@@ -187,6 +192,11 @@ class TFLiteReport:
             if p90 is not None:
                 latency += f" (p90 {p90:.3g})"
             parts.append(f"{latency} at {n} thread{'s' if n > 1 else ''}")
+        if self.float_ops:
+            parts.append(
+                f"{len(self.float_ops)} float ops in an int8 file "
+                f"({', '.join(op.split(' (')[0] for op in self.float_ops)})"
+            )
         return ", ".join(parts)
 
 

@@ -36,6 +36,9 @@ from keras_distill import _compat
 from keras_distill._numbers import check_int
 from keras_distill.compress import registry
 from keras_distill.export import _examples
+from keras_distill.export import converter_log
+from keras_distill.export import recurrent
+from keras_distill.export.float_ops import find_float_ops
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 DEFAULT_CALIBRATION_SAMPLES = 200
@@ -83,6 +86,7 @@ def _check_options(model, quantization, representative_data, int8_io, samples):
         )
     if quantization == "int8" and not qat:
         _check_normalization_for_int8(model)
+    recurrent.check_recurrent(model)
     if quantization == "int8" and not qat and representative_data is None:
         raise ValueError(
             "quantization='int8' needs `representative_data`: a few hundred raw "
@@ -209,23 +213,81 @@ def _converter_for(model):
 _REJECTED_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
 
 
-def _conversion_error(model, quantization: str, err: Exception):
-    message = str(err)
-    rejected = sorted(set(_REJECTED_OP.findall(message)))
+def layer_names(model) -> list[str]:
+    """The names of every layer of `model`, nested models included."""
+    return [layer.name for layer in registry.walk_layers(model)]
+
+
+def default_log_path(target: "pathlib.Path | None") -> pathlib.Path:
+    """`<name>.convert.log` next to the intended output, or a new temporary file."""
+    if target is not None:
+        return target.with_suffix(".convert.log")
+    fd, name = tempfile.mkstemp(prefix="keras_distill_", suffix=".convert.log")
+    os.close(fd)
+    return pathlib.Path(name)
+
+
+def _write_log(text: str, target: "pathlib.Path | None") -> str:
+    """Writes the converter's log; its path, or a note when it cannot be written."""
+    log_path = default_log_path(target)
+    try:
+        _atomic.write_text_atomic(log_path, text)
+    except OSError as err:
+        return f"(could not be written to {str(log_path)!r}: {err})"
+    return repr(str(log_path))
+
+
+def _conversion_error(model, quantization: str, err: Exception, log: str, target):
+    """One readable error: the failing layer if the log names it, and the fix."""
+    log = f"{log}\n{type(err).__name__}: {err}\n"
+    where = _write_log(log, target)
+    names = converter_log.layers_named(log, layer_names(model))
+    at = f" at layer {names[0]!r}" if names else ""
+    rejected = sorted(set(_REJECTED_OP.findall(log)))
     if rejected:
         return TFLiteConversionError(
             f"The TFLite converter rejected `model` ({model.name}, "
-            f"quantization={quantization!r}): these TensorFlow ops have no TFLite "
-            f"builtin kernel: {', '.join(rejected)}. Replace the layers that use "
-            "them (often a Lambda or custom layer) with standard Keras layers; "
-            "keras_distill exports builtin ops only, so the file runs on the "
-            "standard LiteRT runtime on Android. Nothing was written."
+            f"quantization={quantization!r}){at}: these TensorFlow ops have no "
+            f"TFLite builtin kernel: {', '.join(rejected)}. Replace the layers "
+            "that use them (often a Lambda or custom layer) with standard Keras "
+            "layers; keras_distill exports builtin ops only, so the file runs on "
+            "the standard LiteRT runtime on Android. The converter's full log "
+            f"is in {where}. Nothing was written."
         )
-    first_lines = " ".join(message.strip().splitlines()[:3])[:600]
+    reason = converter_log.first_error(log)
+    if reason is None:
+        reason = f"{type(err).__name__}: " + " ".join(str(err).split())[:300]
     return TFLiteConversionError(
         f"The TFLite converter failed on `model` ({model.name}, "
-        f"quantization={quantization!r}): {type(err).__name__}: {first_lines}. "
-        "Nothing was written."
+        f"quantization={quantization!r}){at}: {reason}. Export a model of "
+        "standard Keras layers (a Lambda, custom layer or control flow is the "
+        "usual cause), or try another quantization. The converter's full log "
+        f"is in {where}. Nothing was written."
+    )
+
+
+def check_float_ops(model, content: bytes, quantization: str) -> None:
+    """Refuses an int8 file that still computes in float (`strict=True`).
+
+    Raises:
+        TFLiteConversionError: naming the float ops and what to do.
+    """
+    if quantization != "int8":
+        return
+    found = find_float_ops(content, layer_names(model))
+    if not found:
+        return
+    fix = (
+        "quantize those layers too (keras_distill.compress.quantize with them "
+        "in `layers=`, or a layer its engine supports)"
+        if is_qat_model(model)
+        else "replace the layers they come from"
+    )
+    raise TFLiteConversionError(
+        f"`strict=True`: the int8 file of `model` ({model.name}) still computes "
+        f"in float in {len(found)} ops: {'; '.join(found)}. Either {fix}, or "
+        "pass strict=False to accept them (the report lists them in "
+        "`float_ops`). Nothing was written."
     )
 
 
@@ -244,6 +306,7 @@ def convert_tflite(
     representative_data=None,
     int8_io: bool = False,
     calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
+    strict: bool = False,
 ) -> bytes:
     """Converts a Keras model to TFLite flatbuffer bytes, in memory.
 
@@ -266,6 +329,10 @@ def convert_tflite(
         calibration_samples: how many examples of `representative_data` to
             calibrate on (a seeded random subset of an array, the first ones of a
             dataset). Defaults to 200.
+        strict: with `"int8"`, refuse a file that still computes in float
+            (ops `find_float_ops` lists, e.g. a layer a QAT model left in
+            float); otherwise such ops are kept and the report lists them.
+            Defaults to False.
 
     Returns:
         The `.tflite` file's bytes.
@@ -278,7 +345,9 @@ def convert_tflite(
             `representative_data`, representative examples of the wrong shape,
             or a pruning-wrapped model.
         TFLiteConversionError: the converter rejected the model (e.g. an op with
-            no TFLite builtin kernel) or could not give int8 input/output.
+            no TFLite builtin kernel; its full log goes to a temporary
+            `.convert.log` file the error names), could not give int8
+            input/output, or `strict=True` found float ops.
 
     Example:
 
@@ -287,12 +356,25 @@ def convert_tflite(
     representative = prepare_conversion(
         model, quantization, representative_data, int8_io, calibration_samples
     )
-    return run_converter(model, quantization, representative, int8_io)
+    return run_converter(model, quantization, representative, int8_io, strict=strict)
 
 
-def run_converter(model, quantization: str, representative, int8_io: bool) -> bytes:
-    """Runs the converter on already-checked arguments."""
-    with _converter_for(model) as converter:
+def run_converter(
+    model,
+    quantization: str,
+    representative,
+    int8_io: bool,
+    *,
+    strict: bool = False,
+    target: "pathlib.Path | None" = None,
+) -> bytes:
+    """Runs the converter on already-checked arguments.
+
+    Recurrent layers are unrolled (see `recurrent`). The converter's log is
+    kept out of the terminal; on failure it is written next to `target` (a
+    temporary file without one) and the error names it.
+    """
+    with _converter_for(recurrent.unrolled(model)) as converter:
         if quantization != "float32":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantization == "float16":
@@ -309,7 +391,7 @@ def run_converter(model, quantization: str, representative, int8_io: bool) -> by
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
         try:
-            with warnings.catch_warnings():
+            with converter_log.captured_stderr() as log, warnings.catch_warnings():
                 # Emitted on every integer conversion; the ranges come from the
                 # representative data or the QAT model, so it says nothing.
                 warnings.filterwarnings(
@@ -317,7 +399,8 @@ def run_converter(model, quantization: str, representative, int8_io: bool) -> by
                 )
                 content = converter.convert()
         except Exception as err:
-            raise _conversion_error(model, quantization, err) from err
+            error = _conversion_error(model, quantization, err, log[0], target)
+            raise error from None
     if int8_io:
         in_dtype, out_dtype = _io_dtypes(content)
         if in_dtype != np.int8 or out_dtype != np.int8:
@@ -328,6 +411,8 @@ def run_converter(model, quantization: str, representative, int8_io: bool) -> by
                 "in float, such as Normalization). Export with int8_io=False. "
                 "Nothing was written."
             )
+    if strict:
+        check_float_ops(model, content, quantization)
     return content
 
 
@@ -339,6 +424,7 @@ def export_tflite(
     representative_data=None,
     int8_io: bool = False,
     calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
+    strict: bool = False,
 ) -> pathlib.Path:
     """Converts a Keras model to a `.tflite` file, written atomically.
 
@@ -361,6 +447,8 @@ def export_tflite(
             False.
         calibration_samples: examples drawn from `representative_data`.
             Defaults to 200.
+        strict: with `"int8"`, refuse a file that still computes in float
+            (see `convert_tflite`). Defaults to False.
 
     Returns:
         The absolute path of the written file.
@@ -369,7 +457,9 @@ def export_tflite(
         ValueError: an unwritable `path` or one not ending in `.tflite`, and the
             bad options `convert_tflite` names.
         TypeError: see `convert_tflite`.
-        TFLiteConversionError: the converter rejected the model.
+        TFLiteConversionError: the converter rejected the model (its full log
+            is then written next to `path` as `<name>.convert.log`), or
+            `strict=True` found float ops in an int8 file.
 
     Example:
 
@@ -386,7 +476,9 @@ def export_tflite(
     )
     created = _atomic.prepare_output_path(target, argname="path")
     try:
-        content = run_converter(model, quantization, representative, int8_io)
+        content = run_converter(
+            model, quantization, representative, int8_io, strict=strict, target=target
+        )
         _atomic.write_bytes_atomic(target, content)
     except BaseException:
         _atomic.remove_created_dirs(created)

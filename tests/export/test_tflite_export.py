@@ -127,9 +127,9 @@ def test_calibration_draws_a_bounded_sample(monkeypatch):
     seen = []
     original = tflite_module.run_converter
 
-    def spy(model, quantization, representative, int8_io):
+    def spy(model, quantization, representative, int8_io, **kwargs):
         seen.extend(representative())
-        return original(model, quantization, representative, int8_io)
+        return original(model, quantization, representative, int8_io, **kwargs)
 
     monkeypatch.setattr(tflite_module, "run_converter", spy)
     convert_tflite(
@@ -175,13 +175,19 @@ def lambda_student():
     )
 
 
-def test_rejected_op_raises_clear_error_and_writes_nothing(tmp_path):
+def test_rejected_op_raises_clear_error_and_keeps_the_log_out_of_the_terminal(
+    tmp_path, capfd
+):
     target = tmp_path / "new_dir" / "s.tflite"
     with pytest.raises(TFLiteConversionError, match="MatrixInverse") as info:
         export_tflite(lambda_student(), target)
-    assert "Nothing was written" in str(info.value)
-    assert not (tmp_path / "new_dir").exists()  # the folder it made is gone too
-    assert os.listdir(tmp_path) == []
+    message = str(info.value)
+    log = tmp_path / "new_dir" / "s.convert.log"
+    assert "Nothing was written" in message and str(log) in message
+    assert "loc(" not in message and len(message) < 1000
+    assert "MatrixInverse" in log.read_text()
+    assert "loc(" not in capfd.readouterr().err  # the MLIR dump is in the log
+    assert os.listdir(tmp_path / "new_dir") == ["s.convert.log"]
 
 
 def test_failed_conversion_keeps_the_previous_file(tmp_path, monkeypatch):
