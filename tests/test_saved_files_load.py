@@ -90,11 +90,27 @@ def _load_and_predict(path, x_path, tmp_path, scope=""):
     return name, np.load(tmp_path / "out.npy")
 
 
+def _sequence_student():
+    """Embedding, attention, LayerNormalization, LSTM and GRU: every QAT class."""
+    x = keras.Input((6,), dtype="int32")
+    h = keras.layers.Embedding(20, 8)(x)
+    h = keras.layers.LayerNormalization()(
+        h + keras.layers.MultiHeadAttention(2, 4)(h, h)
+    )
+    h = keras.layers.LSTM(4, return_sequences=True)(h)
+    return keras.Model(x, keras.layers.Dense(3)(keras.layers.GRU(4)(h)))
+
+
 @keras3_only
-def test_saved_qat_model_loads_in_a_new_process_with_the_same_outputs(tmp_path):
-    x = np.random.default_rng(0).random((4, 8, 8, 1), dtype=np.float32)
+@pytest.mark.parametrize("kind", ["conv", "sequence"])
+def test_saved_qat_model_loads_in_a_new_process_with_the_same_outputs(kind, tmp_path):
+    rng = np.random.default_rng(0)
+    if kind == "conv":
+        student, x = _student(), rng.random((4, 8, 8, 1), dtype=np.float32)
+    else:
+        student, x = _sequence_student(), rng.integers(0, 20, (4, 6), dtype=np.int32)
     np.save(tmp_path / "x.npy", x)
-    qat = quantize(_student())
+    qat = quantize(student)
     qat.compile(optimizer="adam", loss=LOSS)
     qat.fit(x, np.arange(4) % 3, verbose=0)
     qat.save(tmp_path / "qat.keras")
