@@ -1,0 +1,186 @@
+"""Recurrent and Transformer students: exported, then run in LiteRT against Keras."""
+
+import os
+
+import numpy as np
+import pytest
+
+from keras_distill._compat import keras
+from keras_distill.export import TFLiteConversionError
+from keras_distill.export import convert_tflite
+from keras_distill.export import export_and_verify
+from keras_distill.export import export_tflite
+from keras_distill.export import tflite as tflite_module
+
+TIMESTEPS, FEATURES, UNITS, CLASSES = 8, 3, 4, 3
+# Largest |LiteRT - Keras| logit: float32 is exact up to rounding; int8 is
+# within a few quantization steps of these tiny, untrained students.
+TOLERANCE = {"float32": 1e-5, "float16": 5e-3, "dynamic": 1e-5, "int8": 0.15}
+RECURRENT = {
+    "LSTM": keras.layers.LSTM,
+    "GRU": keras.layers.GRU,
+    "SimpleRNN": keras.layers.SimpleRNN,
+    "Bidirectional": lambda units, **kw: keras.layers.Bidirectional(
+        keras.layers.LSTM(units, **kw)
+    ),
+}
+
+
+def sequences(n=32):
+    return (
+        np.random.default_rng(0).normal(size=(n, TIMESTEPS, FEATURES)).astype("float32")
+    )
+
+
+def recurrent_student(kind):
+    """Conv1D, then two stacked recurrent layers (the first returns sequences)."""
+    layer = RECURRENT[kind]
+    return keras.Sequential(
+        [
+            keras.Input((TIMESTEPS, FEATURES)),
+            keras.layers.Conv1D(UNITS, 3, activation="relu"),
+            layer(UNITS, return_sequences=True),
+            layer(UNITS),
+            keras.layers.Dense(CLASSES),
+        ],
+        name=f"{kind.lower()}_student",
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "quantization"),
+    [
+        *[(kind, q) for kind in RECURRENT for q in ("float32", "int8")],
+        ("LSTM", "float16"),
+        ("LSTM", "dynamic"),
+    ],
+)
+def test_recurrent_student_converts_to_builtin_ops_and_matches_keras(
+    tmp_path, kind, quantization
+):
+    x = sequences()
+    student = recurrent_student(kind)
+    report = export_and_verify(
+        student,
+        tmp_path / "s.tflite",
+        quantization,
+        representative_data=x if quantization == "int8" else None,
+        x_eval=x,
+        latency_runs=1,
+        latency_threads=(1,),
+        strict=True,
+    )
+    assert report.max_abs_logit_diff < TOLERANCE[quantization]
+    assert report.input_shape == [-1, TIMESTEPS, FEATURES]  # the batch stays free
+    if quantization == "int8":
+        assert report.float_ops == []
+    # The student keeps its own (rolled) layers; only the exported copy unrolls.
+    assert not any(getattr(layer, "unroll", False) for layer in student.layers)
+
+
+def test_recurrent_file_carries_no_state_between_calls(tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    x = sequences(2)
+    content = convert_tflite(recurrent_student("LSTM"))
+    interpreter = Interpreter(model_content=content)
+    detail = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(detail["index"], [1, TIMESTEPS, FEATURES])
+    interpreter.allocate_tensors()
+    out = interpreter.get_output_details()[0]["index"]
+    runs = []
+    for example in (x[:1], x[1:], x[:1]):
+        interpreter.set_tensor(detail["index"], example)
+        interpreter.invoke()
+        runs.append(interpreter.get_tensor(out).copy())
+    np.testing.assert_array_equal(runs[0], runs[2])
+
+
+@pytest.mark.parametrize(
+    ("layer", "match"),
+    [
+        (keras.layers.LSTM(UNITS, stateful=True), "stateful=False"),
+        (keras.layers.GRU(UNITS), r"fixed length.*keras\.Input"),
+    ],
+)
+def test_recurrent_settings_the_converter_cannot_take_are_refused_first(
+    tmp_path, monkeypatch, layer, match
+):
+    monkeypatch.setattr(tflite_module, "run_converter", pytest.fail)
+    timesteps = TIMESTEPS if match.startswith("stateful") else None
+    batch = {"batch_size": 1} if match.startswith("stateful") else {}
+    model = keras.Sequential(
+        [keras.Input((timesteps, FEATURES), **batch), layer, keras.layers.Dense(2)]
+    )
+    with pytest.raises(ValueError, match=match) as info:
+        export_tflite(model, tmp_path / "s.tflite")
+    assert repr(layer.name) in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+class PositionEmbedding(keras.layers.Layer):
+    """A learned position vector added to each token's embedding."""
+
+    def build(self, input_shape):
+        self.positions = self.add_weight(
+            name="positions", shape=tuple(input_shape[1:]), initializer="normal"
+        )
+
+    def call(self, inputs):
+        return inputs + self.positions
+
+
+def transformer_student():
+    """One encoder block on 6 tokens of a 20-word vocabulary, model width 8."""
+    tokens = keras.Input((6,), dtype="int32")
+    x = keras.layers.Embedding(20, 8)(tokens)
+    x = PositionEmbedding()(x)
+    attention = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)(x, x)
+    x = keras.layers.LayerNormalization()(x + attention)
+    hidden = keras.layers.Dense(16, activation="gelu")(x)
+    x = keras.layers.LayerNormalization()(x + keras.layers.Dense(8)(hidden))
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.Model(tokens, keras.layers.Dense(CLASSES)(x), name="encoder")
+
+
+@pytest.mark.parametrize("quantization", ["float32", "float16", "dynamic", "int8"])
+def test_transformer_encoder_converts_in_every_mode_and_matches_keras(
+    tmp_path, quantization
+):
+    tokens = np.random.default_rng(0).integers(0, 20, size=(32, 6)).astype("int32")
+    report = export_and_verify(
+        transformer_student(),
+        tmp_path / "t.tflite",
+        quantization,
+        representative_data=tokens if quantization == "int8" else None,
+        x_eval=tokens,
+        latency_runs=1,
+        latency_threads=(1,),
+    )
+    assert report.max_abs_logit_diff < TOLERANCE[quantization]
+    if quantization == "int8":
+        assert isinstance(report.float_ops, list)
+
+
+def test_converter_failure_names_the_layer_and_writes_its_log(tmp_path):
+    import tensorflow as tf
+
+    class Loop(keras.layers.Layer):
+        """A while loop over a free-length TensorArray, as a custom layer."""
+
+        def call(self, inputs):
+            steps = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+            steps = steps.write(0, inputs)
+            return steps.stack()[0]
+
+    model = keras.Sequential(
+        [keras.Input((4,)), Loop(name="looping"), keras.layers.Dense(2)]
+    )
+    target = tmp_path / "s.tflite"
+    with pytest.raises(TFLiteConversionError, match="TensorList") as info:
+        export_tflite(model, target)
+    message = str(info.value)
+    assert "at layer 'looping'" in message and "loc(" not in message
+    log = target.with_suffix(".convert.log")
+    assert str(log) in message and "TensorList" in log.read_text()
+    assert os.listdir(tmp_path) == ["s.convert.log"]
