@@ -7,8 +7,8 @@ import warnings
 import tensorflow as tf
 
 from keras_distill import _compat
-from keras_distill._checks import ends_in_softmax
-from keras_distill._checks import io_shapes
+from keras_distill.distiller._inspect import ends_in_softmax
+from keras_distill.distiller._inspect import io_shapes
 from keras_distill.teacher_cache import check_cached_teacher
 
 

@@ -1,8 +1,8 @@
 """What the Distiller's compile arguments resolve to, checked before any applies."""
 
-from keras_distill._checks import ends_in_softmax
-from keras_distill._checks import expects_probabilities
 from keras_distill._compat import keras
+from keras_distill.distiller._inspect import ends_in_softmax
+from keras_distill.distiller._inspect import expects_probabilities
 from keras_distill.losses.response import KLDivergence
 from keras_distill.losses.response import ProbabilityLoss
 

@@ -3,10 +3,10 @@
 import dataclasses
 
 from keras_distill import _compat
-from keras_distill._checks import io_shapes
-from keras_distill._distiller_checks import check_loss_weights
-from keras_distill._taps import Taps
-from keras_distill._taps import tap
+from keras_distill.distiller._checks import check_loss_weights
+from keras_distill.distiller._inspect import io_shapes
+from keras_distill.distiller._taps import Taps
+from keras_distill.distiller._taps import tap
 from keras_distill.losses import registry
 from keras_distill.losses.response import KLDivergence
 

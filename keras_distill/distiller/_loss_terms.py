@@ -11,9 +11,9 @@ import math
 import tensorflow as tf
 
 from keras_distill._compat import keras
-from keras_distill._reduction import per_example_loss
-from keras_distill._reduction import per_example_weights
-from keras_distill._reduction import weighted_mean
+from keras_distill.distiller._reduction import per_example_loss
+from keras_distill.distiller._reduction import per_example_weights
+from keras_distill.distiller._reduction import weighted_mean
 
 # Key of the teachers' weighted mean logits in the teacher outputs (several
 # teachers only); an object, so that no layer name can collide with it.

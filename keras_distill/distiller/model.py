@@ -1,33 +1,30 @@
 """The Distiller: a Keras model that trains a student to imitate a frozen teacher.
 
-Its pieces live beside it: `_distiller_checks` (the models and weights it is built
-from), `_distillation_loss_setup` (names, feature taps and shapes of its losses),
-`_compile_arguments` (what `compile` resolves), `_loss_terms` (the terms of the
-loss each step computes) and `_distiller_config` (saving and loading).
+Its pieces live beside it in `keras_distill/distiller/` (see `__init__.py`).
 """
 
 import tensorflow as tf
 
 from keras_distill import _compat
-from keras_distill import _loss_terms
-from keras_distill._checks import check_augmentation
 from keras_distill._compat import keras
-from keras_distill._compile_arguments import keras_io_loss
-from keras_distill._compile_arguments import resolve_student_loss
-from keras_distill._distillation_loss_setup import set_up_losses
-from keras_distill._distiller_checks import check_logit_classes
-from keras_distill._distiller_checks import check_loss_weights
-from keras_distill._distiller_checks import check_models
-from keras_distill._distiller_checks import normalized_teacher_weights
-from keras_distill._distiller_checks import refuse_unlabelled_data
-from keras_distill._distiller_checks import refuse_weights_with_cache
-from keras_distill._distiller_checks import warn_if_softmax
-from keras_distill._distiller_config import compile_config
-from keras_distill._distiller_config import constructor_arguments
-from keras_distill._distiller_config import constructor_config
 from keras_distill._numbers import check_alpha
 from keras_distill._numbers import check_temperature
-from keras_distill._reduction import scale_for_distribution
+from keras_distill.distiller import _loss_terms
+from keras_distill.distiller._checks import check_logit_classes
+from keras_distill.distiller._checks import check_loss_weights
+from keras_distill.distiller._checks import check_models
+from keras_distill.distiller._checks import normalized_teacher_weights
+from keras_distill.distiller._checks import refuse_unlabelled_data
+from keras_distill.distiller._checks import refuse_weights_with_cache
+from keras_distill.distiller._checks import warn_if_softmax
+from keras_distill.distiller._compile_arguments import keras_io_loss
+from keras_distill.distiller._compile_arguments import resolve_student_loss
+from keras_distill.distiller._config import compile_config
+from keras_distill.distiller._config import constructor_arguments
+from keras_distill.distiller._config import constructor_config
+from keras_distill.distiller._inspect import check_augmentation
+from keras_distill.distiller._loss_setup import set_up_losses
+from keras_distill.distiller._reduction import scale_for_distribution
 from keras_distill.teacher_cache import cached_batch
 
 
