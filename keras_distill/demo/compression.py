@@ -4,7 +4,14 @@ Thin over `keras_distill.compress`, on whichever engine the Keras in use has
 (our own on Keras 3, TF-MOT on tf_keras): `prune` + `pruning_callbacks` +
 `strip_pruning`, then `quantize`, each followed by distillation from the same
 teacher with the run's method, so the student recovers what compression cost.
-Image students keep their first and last layers dense (`layers_kept_dense`).
+Image students keep their first and last layers dense, the Transformer student
+its patch embedding (`layers_kept_dense`).
+
+When the engine cannot train a student quantization-aware (TF-MOT on tf_keras
+has no 8-bit scheme for GRU, LSTM, MultiHeadAttention or LayerNormalization),
+the stage does not fail: it records why (`CompressResult.qat_error`), says so
+in its progress line, and the export quantizes the pruned float student to
+int8 after training instead, calibrated on training examples.
 """
 
 import dataclasses
@@ -45,6 +52,10 @@ class CompressResult:
         histories: dict of Keras history dicts by step (`"prune"`, `"qat"`).
         dense_layers: tuple of str, the layers pruning left dense
             (`layers_kept_dense`). Defaults to ().
+        qat_error: str or None, why the engine refused quantization-aware
+            training (then `qat` is False and the int8 file is post-training
+            quantized); None when QAT ran or was not asked for. Defaults to
+            None.
     """
 
     model: object
@@ -56,6 +67,7 @@ class CompressResult:
     epochs: int
     histories: dict
     dense_layers: tuple = ()
+    qat_error: str | None = None
 
     def describe(self) -> str:
         """One line for the stage's progress output."""
@@ -65,7 +77,13 @@ class CompressResult:
             else "not pruned",
             "quantization-aware trained" if self.qat else "no QAT",
         ]
-        return f"{', '.join(done)}, {self.epochs} epochs each ({self.engine} engine)"
+        line = f"{', '.join(done)}, {self.epochs} epochs each ({self.engine} engine)"
+        if self.qat_error is not None:
+            line += (
+                f"; QAT refused, so the int8 file is post-training quantized "
+                f"(calibrated on training examples): {self.qat_error}"
+            )
+        return line
 
     def to_report(self) -> dict:
         """The `compression` entry of `report.json`."""
@@ -139,27 +157,36 @@ def compress(
             callbacks=pruning_callbacks(),
         )
         model = strip_pruning(distiller.student)
+    qat_error = None
     if quantization == "int8":
-        qat = quantize(model, preserve="sparsity" if sparsity > 0 else "none")
-        distiller, histories["qat"] = distil(
-            data,
-            teacher,
-            student=qat,
-            method=method,
-            epochs=epochs,
-            learning_rate=method.learning_rate / 10,
-        )
-        model = distiller.student
+        try:
+            qat = quantize(model, preserve="sparsity" if sparsity > 0 else "none")
+        except ValueError as err:
+            # The engine names the layers it cannot quantize (TF-MOT: GRU,
+            # LSTM, MultiHeadAttention, ...): the export quantizes after
+            # training instead, and the report says so.
+            qat_error = dataset.one_line(err)
+        else:
+            distiller, histories["qat"] = distil(
+                data,
+                teacher,
+                student=qat,
+                method=method,
+                epochs=epochs,
+                learning_rate=method.learning_rate / 10,
+            )
+            model = distiller.student
     return CompressResult(
         model=model,
         engine=registry.engine_name(),
         pruned=sparsity > 0,
-        qat=quantization == "int8",
+        qat=quantization == "int8" and qat_error is None,
         target_sparsity=float(sparsity),
         sparsity=zero_fraction(model),
         epochs=epochs,
         histories=histories,
         dense_layers=dense_layers,
+        qat_error=qat_error,
     )
 
 
@@ -179,13 +206,23 @@ def layers_kept_dense(student, data) -> tuple:
         student: the model to prune.
         data: the `DataBundle` (images: `input_shape` of rank 3).
 
+    The Transformer sequence student's patch embedding (an `EinsumDense`)
+    reads the raw signal too and holds few weights (448 of 17,930 on
+    MNIST-1D); it is kept dense on both engines (TF-MOT cannot prune an
+    `EinsumDense` at all).
+
     Returns:
         A tuple of layer names: for images, the first and the last of the
         student's top-level layers with a Conv2D or Dense `kernel` (when it
-        has at least three, so that something is left to prune); otherwise ().
+        has at least three, so that something is left to prune); otherwise
+        the student's top-level `EinsumDense` layers, if any.
     """
     if len(data.input_shape) != 3:
-        return ()
+        return tuple(
+            layer.name
+            for layer in student.layers
+            if isinstance(layer, keras.layers.EinsumDense)
+        )
     kernels = [
         layer.name
         for layer in student.layers

@@ -91,7 +91,8 @@ class DemoConfig:
     )
     student: str | None = _option(
         None,
-        "Student preset ('mlp': 100-100 MLP, 'mlp-small'; for images 'cnn-tiny' "
+        "Student preset ('mlp': 100-100 MLP, 'mlp-small'; vectors read as "
+        "sequences: 'cnn1d', 'gru', 'lstm', 'transformer'; for images 'cnn-tiny' "
         "and, from 32x32, 'mobilenet_v2', 'mobilenet_v3_small' and "
         "'mobilenet_v3_small_minimalistic') or an "
         "untrained Functional .keras file. Default: 'mlp' for vectors, "

@@ -21,16 +21,22 @@ MLP student's "hidden1"/"hidden2", the CNN student's "features".
   `"mobilenet_v3_small_minimalistic"` from `keras.applications`, at the
   data's resolution, built flat (their layers are the student's own layers, so
   pruning and quantization-aware training can rewrite them).
+- Vectors read as sequences (MNIST-1D as 40 steps of one value): `"cnn1d"`,
+  `"gru"`, `"lstm"` and `"transformer"` students, about as large as the MLP
+  (`keras_distill.demo.sequence_students`).
 """
 
 import os
 
 from keras_distill._compat import keras
+from keras_distill.demo.sequence_students import SEQUENCE_PRESETS
+from keras_distill.demo.sequence_students import sequence_student
 
 STUDENT_PRESETS = (
     "mlp",
     "mlp-small",
     "cnn-tiny",
+    *SEQUENCE_PRESETS,
     "mobilenet_v2",
     "mobilenet_v3_small",
     "mobilenet_v3_small_minimalistic",
@@ -211,6 +217,8 @@ def student_preset(
         name: str, one of `STUDENT_PRESETS`: `"mlp"` (two hidden layers of 100
             units), `"mlp-small"` (one of 32), `"cnn-tiny"` (two small Conv2D
             layers, for images; vectors are reshaped to 1-D and flattened),
+            `"cnn1d"`, `"gru"`, `"lstm"`, `"transformer"` (vectors read as
+            sequences of one feature, see `sequence_students`),
             `"mobilenet_v2"`, `"mobilenet_v3_small"` or
             `"mobilenet_v3_small_minimalistic"` (see `application_student`,
             images of at least 32x32).
@@ -227,8 +235,8 @@ def student_preset(
 
     Raises:
         ValueError: an unknown preset name, "cnn-tiny" or a MobileNet on vectors,
-            images too small for a MobileNet, or `alpha`/`weights` for a preset
-            without them.
+            a sequence student on images, images too small for a MobileNet, or
+            `alpha`/`weights` for a preset without them.
 
     Example:
     ```python
@@ -257,11 +265,14 @@ def student_preset(
         )
     input_shape = tuple(data.input_shape)
     inputs, x = _body_input(data)
+    if name in SEQUENCE_PRESETS:
+        return sequence_student(name, data, inputs, x)
     if name == "cnn-tiny":
         if not _is_image(input_shape):
             raise ValueError(
                 f"Student preset 'cnn-tiny' is for images (height, width, channels); "
-                f"these examples have shape {tuple(input_shape)}. Use 'mlp'."
+                f"these examples have shape {tuple(input_shape)}. Use 'mlp' or "
+                "'cnn1d'."
             )
         x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
         x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
