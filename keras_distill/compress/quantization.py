@@ -7,14 +7,15 @@ One API, two engines, picked by the Keras that keras_distill runs on (see
 `compress/registry.py`):
 
 - Keras 3: our engine (`compress/_keras3/qat.py`): the graph is rebuilt with
-  fake-quantized layers, BatchNormalization folded into the convolution before
-  it, ReLU/ReLU6 fused, activation ranges calibrated on the first training
-  batches (Jacob et al. 2018; TF-MOT's default 8-bit scheme).
+  fake-quantized layers, BatchNormalization folded into the Conv or Dense
+  before it (batch statistics for `freeze_bn_delay` steps, then the frozen
+  moving ones: TF contrib's `fold_batch_norms`), ReLU/ReLU6 fused, activation
+  ranges calibrated on the first training batches (Jacob et al. 2018).
 - tf_keras (`TF_USE_LEGACY_KERAS=1`): TF-MOT's `quantize_apply` with the default
   8-bit scheme, and TF-MOT's collaborative schemes to keep the zeros of a pruned
   student and/or the shared values of a clustered one (`compress/_tfmot.py`).
 
-Layers: Dense, Conv, DepthwiseConv2D, BatchNormalization after a convolution,
+Layers: Dense, Conv, DepthwiseConv2D, BatchNormalization after them,
 pooling, Add/Concatenate, ReLU and reshaping layers, on both engines. An input
 `Rescaling` or `Normalization` computes in float and its output is quantized,
 as the model input is, so `quantize(student)` works with its defaults on a
@@ -23,13 +24,24 @@ that the engine cannot quantize are an error naming all of them; quantize the
 rest with `layers=[...]` to keep them float.
 """
 
+import warnings
+
+import numpy as np
+
+from keras_distill import _compat
 from keras_distill._compat import keras
 from keras_distill.compress import registry
 
 PRESERVE = ("none", "sparsity", "clusters", "sparse_clusters")
 
 
-def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"):
+def quantize(
+    student,
+    *,
+    layers: list[str] | None = None,
+    preserve: str = "none",
+    freeze_bn_delay: int | None = None,
+):
     """Prepares a copy of `student` for quantization-aware training.
 
     Use it when the distilled student will ship as an int8 `.tflite` file and
@@ -55,6 +67,13 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
             (cluster-preserving QAT, keeps the shared values of a clustered
             student; tf_keras only) or `"sparse_clusters"` (both; tf_keras
             only). Defaults to `"none"`.
+        freeze_bn_delay: Keras 3 only: training steps during which a
+            BatchNormalization folded into the Conv or Dense before it uses
+            (and updates) its batch statistics, before its moving statistics
+            are frozen for the rest of QAT; 0 freezes them from the start.
+            None for 300 steps on Keras 3. TF-MOT's default 8-bit scheme has
+            no such option (it never folds, BatchNormalization always trains),
+            so on tf_keras it must stay None. Defaults to None.
 
     Returns:
         A new QAT model (layers named `quant_<layer name>`), not compiled.
@@ -69,9 +88,14 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
         TypeError: `student` is not a model of the Keras in use, or is
             subclassed (QAT rewrites the layer graph).
         ValueError: an unknown `preserve` (or a clustering one on Keras 3); a
+            `freeze_bn_delay` on tf_keras, or one that is not an integer >= 0; a
             name in `layers` that is not a layer (the message lists the
             available names); a nested model; pruning wrappers or masks still
             in `student`; layers the engine cannot quantize (all named).
+
+    Warns:
+        UserWarning: a BatchNormalization of `student` has untrained moving
+            statistics (mean all 0, variance all 1): QAT would fold those.
 
     Example:
     ```python
@@ -110,12 +134,43 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
             "training cannot rewrite a model inside another model. Rebuild the "
             "student as one flat Functional or Sequential model."
         )
+    if freeze_bn_delay is not None and _compat.LEGACY_KERAS:
+        raise ValueError(
+            f"`freeze_bn_delay={freeze_bn_delay!r}` is an option of keras_distill's "
+            "Keras 3 engine; TF-MOT's default 8-bit scheme (tf_keras) has none: "
+            "it keeps BatchNormalization unfolded and in training mode. Remove "
+            "the argument, or run on Keras 3 (without TF_USE_LEGACY_KERAS=1)."
+        )
     names = registry.check_layer_names(student, layers, "layers")
     if layers is not None and not names:
         raise ValueError(
             "`layers` is empty, so nothing would be quantized. Pass None to "
             "quantize every layer, or the names of the layers to quantize."
         )
+    _warn_untrained_batch_norm(student, names if layers is not None else None)
+    options = {} if freeze_bn_delay is None else {"freeze_bn_delay": freeze_bn_delay}
     return engine.quantize(
-        student, layers=None if layers is None else names, preserve=preserve
+        student, layers=None if layers is None else names, preserve=preserve, **options
     )
+
+
+def _warn_untrained_batch_norm(student, names) -> None:
+    """Warns about BatchNormalization layers still at their initial statistics."""
+    untrained = [
+        layer.name
+        for layer in registry.walk_layers(student)
+        if isinstance(layer, keras.layers.BatchNormalization)
+        and (names is None or layer.name in names)
+        and np.all(layer.moving_mean.numpy() == 0.0)
+        and np.all(layer.moving_variance.numpy() == 1.0)
+    ]
+    if untrained:
+        warnings.warn(
+            f"BatchNormalization layers {untrained} of `student` have untrained "
+            "moving statistics (mean all 0, variance all 1): the student was "
+            "never trained, and quantization-aware training would fold these "
+            "placeholder statistics into the weights. Train (or distil) the "
+            "float student first, then call `quantize` on it.",
+            UserWarning,
+            stacklevel=3,
+        )

@@ -1,11 +1,15 @@
 """Quantization-aware training (QAT) for Keras 3, which has no QAT API.
 
 TF-MOT only works with tf_keras, so on Keras 3 keras_distill inserts the
-fake quantization itself, following TF-MOT's default 8-bit scheme and Jacob et
-al. 2018 (arXiv:1712.05877): int8 symmetric per-channel weights, int8
-asymmetric per-tensor activations, BatchNormalization folded into the
-convolution before it and ReLU/ReLU6 fused, so the model trains on the numbers
-the int8 `.tflite` kernels will compute.
+fake quantization itself, following Jacob et al. 2018 (arXiv:1712.05877) as
+TFLite executes it: int8 symmetric weights (per channel for convolutions, per
+tensor for Dense), int8 asymmetric per-tensor activations (TF-MOT's default
+8-bit quantizers), BatchNormalization folded into the Conv or Dense before it
+and ReLU/ReLU6 fused, so the model trains on the numbers the int8 `.tflite`
+kernels will compute. The folding is TF contrib's (batch statistics first,
+the moving ones frozen after `freeze_bn_delay` steps; see
+`quantizers.FusedQuantize`); TF-MOT's default 8-bit scheme does not fold
+BatchNormalization in training.
 
 Why wrapper layers rebuilt into the graph, like TF-MOT's `QuantizeWrapper`,
 rather than Keras 3's in-layer `quantize()`: a fused group (Conv2D, its
@@ -40,8 +44,10 @@ from keras_distill.compress._keras3.quantized_multi_head_attention import (
 )
 from keras_distill.compress._keras3.quantized_recurrent import QuantizedGRUCell
 from keras_distill.compress._keras3.quantized_recurrent import QuantizedLSTMCell
+from keras_distill.compress._keras3.quantizers import FREEZE_BN_DELAY
 from keras_distill.compress._keras3.quantizers import ActivationQuantizer
 from keras_distill.compress._keras3.quantizers import FusedQuantize
+from keras_distill.compress._keras3.quantizers import check_freeze_bn_delay
 
 __all__ = ["calibrate", "is_qat_model", "quantizable", "quantize"]
 
@@ -95,7 +101,7 @@ _WRAPPED = _classes("Embedding", "EinsumDense", "MultiHeadAttention", "LSTM", "G
 _KEPT_FLOAT = _classes("LayerNormalization")
 _SUPPORTED_NAMES = sorted(
     {c.__name__ for c in _FUSED_OPS + _OUTPUT_QUANTIZED + _PASS_THROUGH + _WRAPPED}
-    | {"BatchNormalization (after a convolution)"}
+    | {"BatchNormalization (after a Conv or Dense)"}
     | {f"{c.__name__} (kept float)" for c in _KEPT_FLOAT}
 )
 
@@ -104,7 +110,7 @@ def quantizable(layer) -> bool:
     """Whether this engine can quantize `layer` on its own (the registry).
 
     Exact classes only (a subclass may compute something else). A
-    BatchNormalization is quantizable only folded into the convolution before
+    BatchNormalization is quantizable only folded into the Conv or Dense before
     it, so it answers False here; `quantize` folds it where it can.
 
     Args:
@@ -164,12 +170,19 @@ _QAT_LAYERS = (
 )
 
 
-def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"):
+def quantize(
+    student,
+    *,
+    layers: list[str] | None = None,
+    preserve: str = "none",
+    freeze_bn_delay: int | None = None,
+):
     """A copy of `student` prepared for quantization-aware training (Keras 3).
 
     Each Conv1D/Conv2D/DepthwiseConv2D/Dense becomes a `FusedQuantize` layer
-    named `quant_<name>` that also absorbs the BatchNormalization (convolutions
-    only) and ReLU/ReLU6 following it when it is their only input; Add,
+    named `quant_<name>` that also absorbs the BatchNormalization (on the last
+    axis, without renorm) and ReLU/ReLU6 following it when it is their only
+    input; Add,
     Concatenate, Multiply, average pooling and activations get an output
     quantizer; max pooling, reshaping, padding and Dropout pass their input's
     quantization on. Layers not selected, and weightless layers the engine does
@@ -197,6 +210,11 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
         preserve: `"none"`, or `"sparsity"` to keep the zeros of a pruned
             student's kernels zero through training and into the file.
             Defaults to `"none"`.
+        freeze_bn_delay: training steps during which a folded
+            BatchNormalization uses (and updates) batch statistics before its
+            moving ones are frozen (see `FusedQuantize`); 0 freezes them from
+            the start. None for `quantizers.FREEZE_BN_DELAY` (300). Defaults
+            to None.
 
     Returns:
         A new Functional model, not compiled, with the student's weights.
@@ -218,6 +236,9 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
             "aware training (it has FusedQuantize/ActivationQuantizer layers). "
             "Train it as it is, or quantize the original float student."
         )
+    if freeze_bn_delay is None:
+        freeze_bn_delay = FREEZE_BN_DELAY
+    check_freeze_bn_delay(freeze_bn_delay)
     model = _functional_copy(student)
     selected = {lay.name for lay in model.layers} if layers is None else set(layers)
     graph = _Graph(model)
@@ -247,7 +268,9 @@ def quantize(student, *, layers: list[str] | None = None, preserve: str = "none"
             "layers then stay float). Supported: "
             f"{', '.join(_SUPPORTED_NAMES)}."
         )
-    rewire = _Rewire(groups, absorbed, selected, preserve == "sparsity")
+    rewire = _Rewire(
+        groups, absorbed, selected, preserve == "sparsity", freeze_bn_delay
+    )
     return keras.models.clone_model(
         model,
         input_tensors=_inputs_like(model),
@@ -374,10 +397,10 @@ def _fusion_groups(model, graph, selected):
         after = graph.only_consumer(layer)
         if (
             activation == "linear"
-            and type(layer) is not keras.layers.Dense
             and type(after) is keras.layers.BatchNormalization
             and after.name in selected
             and after.axis in (-1, len(after.input.shape) - 1)
+            and not after.renorm
         ):
             bn, last = after, after
             absorbed.add(bn.name)
@@ -396,11 +419,12 @@ class _Rewire:
     its fused or quantized replacement, or nothing (absorbed layers), and
     tracks which tensors are fake-quantized."""
 
-    def __init__(self, groups, absorbed, selected, preserve_sparsity):
+    def __init__(self, groups, absorbed, selected, preserve_sparsity, freeze_bn_delay):
         self.groups = groups
         self.absorbed = absorbed
         self.selected = selected
         self.preserve_sparsity = preserve_sparsity
+        self.freeze_bn_delay = freeze_bn_delay
         self.fused = {}  # layer name -> its FusedQuantize
         self.quantized = {}  # id(tensor) -> tensor, for the fake-quantized ones
         self.input_quantized = {}  # id(float tensor) -> its quantized version
@@ -416,6 +440,7 @@ class _Rewire:
                     batch_norm=bn,
                     activation=activation,
                     preserve_sparsity=self.preserve_sparsity,
+                    freeze_bn_delay=self.freeze_bn_delay,
                     name=f"quant_{layer.name}",
                 )
             fused = self.fused[layer.name]

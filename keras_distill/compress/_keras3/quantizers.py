@@ -1,20 +1,26 @@
 """The fake-quantization layers of our Keras 3 QAT engine (see `qat.py`).
 
-Two registered layers, following TF-MOT's default 8-bit scheme (Jacob et al.
-2018, arXiv:1712.05877, as TFLite executes it):
+Two registered layers, computing what TFLite's int8 kernels compute (Jacob et
+al. 2018, arXiv:1712.05877):
 
 - `ActivationQuantizer`: 8-bit, asymmetric, per tensor, the range kept in two
-  non-trainable variables and always containing 0.
+  non-trainable variables and always containing 0 (TF-MOT's default 8-bit
+  activation quantizer, with a faster start).
 - `FusedQuantize`: a Conv1D, Conv2D, DepthwiseConv2D or Dense, with the
-  BatchNormalization after it folded in and its ReLU/ReLU6 fused, computed as
-  TFLite will compute it: int8 symmetric narrow-range weights (per output
-  channel for convolutions, per tensor for Dense), float bias, then the
-  activation and an `ActivationQuantizer` on the output.
+  BatchNormalization after it folded in and its ReLU/ReLU6 fused: int8
+  symmetric narrow-range weights (per output channel for convolutions, per
+  tensor for Dense), float bias, then the activation and an
+  `ActivationQuantizer` on the output. The folding is TF contrib's
+  `fold_batch_norms` (batch statistics, then frozen moving ones after
+  `freeze_bn_delay` steps), not TF-MOT's default 8-bit scheme, which does
+  not fold BatchNormalization during training.
 
 Both lower, on the TensorFlow backend, to TF's FakeQuant ops, which
 `tf.lite.TFLiteConverter` (with `Optimize.DEFAULT`, no representative data)
 turns into int8 kernels with exactly the ranges trained.
 """
+
+import numpy as np
 
 from keras_distill._compat import keras
 
@@ -123,36 +129,61 @@ class ActivationQuantizer(keras.layers.Layer):
 FUSED_ACTIVATIONS = ("linear", "relu", "relu6")
 
 
+# TF contrib's `create_training_graph` froze after 2e5 steps, a value it said
+# was "hardcoded for mobilenetV1 on imagenet" (later None: never). A QAT
+# fine-tune here runs hundreds of steps, not 2e5; 300 steps are 3 time
+# constants of Keras' default BatchNormalization momentum 0.99, after which
+# the moving statistics weigh the QAT batches 95 % (1 - 0.99**300).
+FREEZE_BN_DELAY = 300
+
+
 @keras.saving.register_keras_serializable(package="keras_distill")
 class FusedQuantize(keras.layers.Layer):
     """A convolution or Dense (+ folded BatchNormalization, + activation), QAT.
 
-    Computes `act(op(x, Q(w')) + b')` then an output `ActivationQuantizer`, with
-    `w' = w * gamma / sqrt(var + eps)` and `b' = beta + (b - mean) * gamma /
-    sqrt(var + eps)` when `batch_norm` is given, and `Q` the symmetric int8
-    fake-quantizer (per output channel for convolutions, per tensor for Dense:
-    TFLite's converter rejects per-channel Dense). The BatchNormalization
-    statistics are frozen (the moving ones, as in inference) while gamma and
-    beta train: the "freeze BN statistics" phase of Jacob et al. 2018 §3.2 and
-    Krishnamoorthi 2018 (arXiv:1806.08342) §3.6, here from the first step
-    (the student is already trained), so that the folded weights and their
-    ranges trained are exactly those the converter writes to the file, and
-    small QAT batches cannot disturb the statistics. An activation other
-    than linear/ReLU/ReLU6 gets a quantizer before it too (TF-MOT does the
-    same), since TFLite computes it as a separate int8 op.
+    Computes `act(op(x, Q(w')) + b')` then an output `ActivationQuantizer`,
+    `Q` the symmetric int8 fake-quantizer (per output channel for
+    convolutions, per tensor for Dense: TFLite's converter rejects per-channel
+    Dense). With a `batch_norm`, `w' = w * gamma / sigma` and `b' = beta + (b -
+    mean) * gamma / sigma`, `sigma = sqrt(var + eps)`: in inference, and in
+    training after `freeze_bn_delay` training calls, with the moving `mean`
+    and `var` (frozen from then on), so the weights trained are those the
+    converter writes to the file. Before that, in training, the batch
+    statistics `mean_B`, `sigma_B` of `op(x, w) + b` (computed in float) are
+    used and update the moving ones with BatchNormalization's momentum, and
+    the output is corrected to equal conv + BatchNormalization in training
+    mode: `op(x, Q(w')) * sigma / sigma_B + beta + (b - mean_B) * gamma /
+    sigma_B`. The weights are quantized with the moving `sigma` throughout,
+    so their grid does not jump from batch to batch. This is TF contrib's
+    `fold_batch_norms` with `freeze_batch_norm_delay` (Jacob et al. 2018,
+    arXiv:1712.05877, section 3.2; Krishnamoorthi 2018, arXiv:1806.08342,
+    section 3.6). TF-MOT's default 8-bit scheme does not fold: it quantizes
+    the unfolded kernel and keeps BatchNormalization float in training mode,
+    so the converter's folded int8 weights are not those trained.
+
+    An activation other than linear/ReLU/ReLU6 gets a quantizer before it too
+    (TF-MOT does the same), since TFLite computes it as a separate int8 op.
 
     Args:
         layer: the Conv1D, Conv2D, DepthwiseConv2D or Dense whose variables
             are used (its own `call` and activation are not).
-        batch_norm: the BatchNormalization that followed it, or None. Defaults
-            to None.
+        batch_norm: the BatchNormalization that followed it (on the last
+            axis), or None. Defaults to None.
         activation: the activation to apply (a Keras activation name or
             config). Defaults to `"linear"`.
         preserve_sparsity: keep the kernel's zeros at build time zero: a mask
             weight multiplies the kernel in the forward pass and, through the
             kernel variable's constraint, after each optimizer update.
             Defaults to False.
+        freeze_bn_delay: int, training calls that use the batch statistics
+            before the moving ones are frozen; 0 freezes them from the start.
+            Counted in the `batch_norm_step` weight, so a checkpoint keeps it.
+            A non-trainable `batch_norm` is always frozen, as Keras runs it in
+            inference mode. Defaults to 300.
         **kwargs: Layer arguments (`name`, ...).
+
+    Raises:
+        ValueError: `freeze_bn_delay` is negative or not an integer.
     """
 
     def __init__(
@@ -161,13 +192,16 @@ class FusedQuantize(keras.layers.Layer):
         batch_norm=None,
         activation="linear",
         preserve_sparsity=False,
+        freeze_bn_delay=FREEZE_BN_DELAY,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        check_freeze_bn_delay(freeze_bn_delay)
         self.layer = layer
         self.batch_norm = batch_norm
         self.activation = keras.activations.serialize(keras.activations.get(activation))
         self.preserve_sparsity = bool(preserve_sparsity)
+        self.freeze_bn_delay = int(freeze_bn_delay)
         self.output_quantizer = ActivationQuantizer(name="output_quantizer")
         self.pre_activation_quantizer = None
         if self.activation not in FUSED_ACTIVATIONS:
@@ -179,8 +213,17 @@ class FusedQuantize(keras.layers.Layer):
         if not self.layer.built:
             self.layer.build(input_shape)
         output_shape = self.layer.compute_output_shape(input_shape)
-        if self.batch_norm is not None and not self.batch_norm.built:
-            self.batch_norm.build(output_shape)
+        self.batch_norm_step = None
+        if self.batch_norm is not None:
+            if not self.batch_norm.built:
+                self.batch_norm.build(output_shape)
+            self.batch_norm_step = self.add_weight(
+                shape=(),
+                dtype="int64",
+                initializer="zeros",
+                trainable=False,
+                name="batch_norm_step",
+            )
         for quantizer in (self.pre_activation_quantizer, self.output_quantizer):
             if quantizer is not None:
                 quantizer.build(output_shape)
@@ -203,69 +246,105 @@ class FusedQuantize(keras.layers.Layer):
             return 2 if self.layer.depth_multiplier == 1 else None
         return len(self.layer.kernel.shape) - 1
 
-    def folded_kernel_and_bias(self):
-        """The float kernel and bias with BatchNormalization folded in."""
-        ops = keras.ops
+    def _kernel_and_bias(self):
+        """The float kernel (masked) and bias, before any folding."""
         kernel = self.layer.kernel
         if self.sparsity_mask is not None:
             kernel = kernel * self.sparsity_mask
         if self.layer.use_bias:
-            bias = self.layer.bias
-        else:
-            bias = ops.zeros(_output_channels(self.layer), dtype=kernel.dtype)
-        bn = self.batch_norm
-        if bn is None:
+            return kernel, self.layer.bias
+        zeros = keras.ops.zeros(_output_channels(self.layer), dtype=kernel.dtype)
+        return kernel, zeros
+
+    def _moving_fold(self):
+        """`(gamma / sigma, sigma, gamma)` with the moving variance."""
+        bn, ops = self.batch_norm, keras.ops
+        sigma = ops.sqrt(ops.convert_to_tensor(bn.moving_variance) + bn.epsilon)
+        gamma = ops.ones_like(sigma) if bn.gamma is None else bn.gamma
+        return gamma / sigma, sigma, gamma
+
+    def _scale_kernel(self, kernel, scale):
+        if isinstance(self.layer, keras.layers.DepthwiseConv2D):
+            return kernel * keras.ops.reshape(scale, kernel.shape[2:])
+        return kernel * scale
+
+    def folded_kernel_and_bias(self):
+        """The float kernel and bias with BatchNormalization folded in, with
+        its moving statistics (as inference and the `.tflite` file use)."""
+        kernel, bias = self._kernel_and_bias()
+        if self.batch_norm is None:
             return kernel, bias
-        scale = 1.0 / ops.sqrt(bn.moving_variance + bn.epsilon)
-        if bn.gamma is not None:
-            scale = bn.gamma * scale
-        shift = -bn.moving_mean * scale
+        bn = self.batch_norm
+        scale = self._moving_fold()[0]
+        shift = (bias - bn.moving_mean) * scale
         if bn.beta is not None:
             shift = shift + bn.beta
-        if isinstance(self.layer, keras.layers.DepthwiseConv2D):
-            kernel = kernel * ops.reshape(scale, kernel.shape[2:])
-        else:
-            kernel = kernel * scale
-        return kernel, bias * scale + shift
+        return self._scale_kernel(kernel, scale), shift
 
     def call(self, inputs, training=None):
-        ops = keras.ops
+        bn = self.batch_norm
         kernel, bias = self.folded_kernel_and_bias()
-        layer = self.layer
-        if isinstance(layer, keras.layers.Conv1D):
-            return self._conv1d(inputs, kernel, bias, training)
-        kernel = fake_quant_weights(kernel, self.channel_axis())
-        if isinstance(layer, keras.layers.Dense):
-            y = ops.matmul(inputs, kernel)
-        else:
-            depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
-            convolve = ops.depthwise_conv if depthwise else ops.conv
-            y = convolve(
-                inputs,
-                kernel,
-                strides=layer.strides,
-                padding=layer.padding,
-                data_format=layer.data_format,
-                dilation_rate=layer.dilation_rate,
-            )
-        return self._activate(y + bias, training)
+        y = self._op(inputs, kernel, quantized=True)
+        if bn is not None and training and bn.trainable and self.freeze_bn_delay > 0:
+            y, bias = self._batch_statistics(inputs, y, bias)
+        return activate_and_quantize(self, y + bias, self.activation, training)
 
-    def _conv1d(self, inputs, kernel, bias, training):
-        """Conv1D as TFLite runs it, a Conv2D of height 1: the per-channel
-        ranges must be on the 4-D kernel's last axis for the converter."""
-        ops, layer = keras.ops, self.layer
-        kernel = fake_quant_weights(ops.expand_dims(kernel, 0), 3)
-        y = ops.conv(
-            ops.expand_dims(inputs, 1),
-            kernel,
-            strides=(1, layer.strides[0]),
-            padding=layer.padding,
-            dilation_rate=(1, layer.dilation_rate[0]),
+    def _batch_statistics(self, inputs, y, frozen_bias):
+        """Before the freeze: `y` and the bias corrected to training-mode
+        BatchNormalization, and the moving statistics updated (TF contrib's
+        `_ComputeBatchNormCorrections`). After it: `y`, `frozen_bias`."""
+        ops, bn = keras.ops, self.batch_norm
+        kernel, bias = self._kernel_and_bias()
+        raw = self._op(inputs, kernel, quantized=False) + bias
+        axes = tuple(range(len(raw.shape) - 1))
+        mean, variance = ops.moments(ops.cast(raw, "float32"), axes)
+        batch_sigma = ops.sqrt(variance + bn.epsilon)
+        _, sigma, gamma = self._moving_fold()
+        batch_bias = (bias - mean) * gamma / batch_sigma
+        if bn.beta is not None:
+            batch_bias = batch_bias + bn.beta
+        frozen = self.batch_norm_step >= self.freeze_bn_delay
+        momentum = ops.where(frozen, 1.0, bn.momentum)
+        bn.moving_mean.assign(bn.moving_mean * momentum + mean * (1.0 - momentum))
+        bn.moving_variance.assign(
+            bn.moving_variance * momentum + variance * (1.0 - momentum)
         )
-        return self._activate(ops.squeeze(y, 1) + bias, training)
+        self.batch_norm_step.assign(self.batch_norm_step + 1)
+        correction = ops.where(frozen, 1.0, sigma / batch_sigma)
+        return y * correction, ops.where(frozen, frozen_bias, batch_bias)
 
-    def _activate(self, y, training):
-        return activate_and_quantize(self, y, self.activation, training)
+    def _op(self, inputs, kernel, quantized: bool):
+        """The layer's convolution or matrix product, without bias, with
+        `kernel` fake-quantized to int8 if `quantized`."""
+        ops, layer = keras.ops, self.layer
+        if isinstance(layer, keras.layers.Conv1D):
+            # As TFLite runs it, a Conv2D of height 1: the per-channel ranges
+            # must be on the 4-D kernel's last axis for the converter.
+            kernel = ops.expand_dims(kernel, 0)
+            if quantized:
+                kernel = fake_quant_weights(kernel, 3)
+            y = ops.conv(
+                ops.expand_dims(inputs, 1),
+                kernel,
+                strides=(1, layer.strides[0]),
+                padding=layer.padding,
+                dilation_rate=(1, layer.dilation_rate[0]),
+            )
+            return ops.squeeze(y, 1)
+        if quantized:
+            kernel = fake_quant_weights(kernel, self.channel_axis())
+        if isinstance(layer, keras.layers.Dense):
+            return ops.matmul(inputs, kernel)
+        depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
+        convolve = ops.depthwise_conv if depthwise else ops.conv
+        return convolve(
+            inputs,
+            kernel,
+            strides=layer.strides,
+            padding=layer.padding,
+            data_format=layer.data_format,
+            dilation_rate=layer.dilation_rate,
+        )
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
@@ -278,6 +357,7 @@ class FusedQuantize(keras.layers.Layer):
             batch_norm=None if self.batch_norm is None else serialize(self.batch_norm),
             activation=self.activation,
             preserve_sparsity=self.preserve_sparsity,
+            freeze_bn_delay=self.freeze_bn_delay,
         )
         return config
 
@@ -289,6 +369,20 @@ class FusedQuantize(keras.layers.Layer):
         if config.get("batch_norm") is not None:
             config["batch_norm"] = deserialize(config["batch_norm"])
         return cls(**config)
+
+
+def check_freeze_bn_delay(freeze_bn_delay) -> None:
+    """Raises ValueError unless `freeze_bn_delay` is an integer >= 0."""
+    if (
+        isinstance(freeze_bn_delay, bool)
+        or not isinstance(freeze_bn_delay, (int, np.integer))
+        or freeze_bn_delay < 0
+    ):
+        raise ValueError(
+            "`freeze_bn_delay` must be an integer >= 0 (training steps before "
+            "the BatchNormalization statistics are frozen; 0 freezes them from "
+            f"the start), got {freeze_bn_delay!r}."
+        )
 
 
 def add_sparsity_mask(owner, variable, name: str = "sparsity_mask"):
