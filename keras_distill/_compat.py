@@ -18,7 +18,14 @@ import sys
 LEGACY_KERAS = os.environ.get("TF_USE_LEGACY_KERAS", "") in ("true", "True", "1")
 
 if LEGACY_KERAS:
-    import tf_keras as keras
+    try:
+        import tf_keras as keras
+    except ModuleNotFoundError as error:
+        raise ImportError(
+            "TF_USE_LEGACY_KERAS=1 is set, so keras_distill runs on tf_keras, "
+            "which is not installed. Install it with TF-MOT: `pip install "
+            "'keras-distill[tfmot]'`, or unset TF_USE_LEGACY_KERAS to use Keras 3."
+        ) from error
 
     FLAVOUR = "tf_keras"
 else:
@@ -111,9 +118,9 @@ def import_tfmot():
             "set before anything imports TensorFlow and build your models with "
             "`tf.keras` (or `import tf_keras`)."
         )
-    import tensorflow_model_optimization as tfmot
+    from keras_distill._optional import require
 
-    return tfmot
+    return require("tensorflow_model_optimization", "Compression on tf_keras (TF-MOT)")
 
 
 def compiled_metrics(model) -> list:

@@ -18,8 +18,10 @@ TensorFlow loads.
 
 import argparse
 import dataclasses
+import importlib.util
 import sys
 
+from keras_distill import _optional
 from keras_distill import _tf_log
 from keras_distill.demo import config as demo_config
 from keras_distill.demo import methods as demo_methods
@@ -175,6 +177,16 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
     return demo_config.config_from_dict(values, source=source)
 
 
+def _check_demo_packages(config: DemoConfig) -> None:
+    """Refuses a demo whose `[demo]` (or `[tfds]`) extra is missing, before TF loads."""
+    needed = ["mnist1d", "sklearn", "matplotlib"]
+    if str(config.dataset).startswith("tfds:"):
+        needed.append("tensorflow_datasets")
+    for name in needed:
+        if importlib.util.find_spec(name) is None:
+            raise UsageError(_optional.missing_message(name, f"`{PROG} demo`"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs `keras-distill`; returns the exit code (0 ok, 2 user error).
 
@@ -193,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         config = config_from_args(args)
+        _check_demo_packages(config)
         from keras_distill.demo import run_demo  # imports TensorFlow
 
         run_demo(config)

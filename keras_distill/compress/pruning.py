@@ -30,6 +30,7 @@ import os
 
 from keras_distill._numbers import check_int
 from keras_distill._numbers import check_real
+from keras_distill._optional import missing_message
 from keras_distill.compress import registry
 
 SCHEDULES = ("polynomial", "constant")
@@ -222,9 +223,10 @@ def pruning_callbacks(log_dir: str | None = None) -> list:
         # fail at the first epoch, after training has started.
         if not _tensorboard_installed():
             raise ImportError(
-                "`log_dir` asks for PruningSummaries, which writes TensorBoard "
-                "summaries and needs the `tensorboard` package: `pip install "
-                "tensorboard`, or pass log_dir=None."
+                missing_message(
+                    "tensorboard", "`log_dir` (PruningSummaries, TensorBoard summaries)"
+                )
+                + " Or pass log_dir=None."
             )
     return registry.engine().pruning_callbacks(log_dir)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-import sklearn
-from sklearn.datasets import load_digits as sklearn_load_digits
+import importlib.metadata
 
+import numpy as np
+
+from keras_distill._optional import require
 from keras_distill.data._checks import check_batch_size
 from keras_distill.data._checks import check_fraction
 from keras_distill.data._checks import check_seed
@@ -15,6 +16,10 @@ from keras_distill.data.pipeline import bundle_from_arrays
 from keras_distill.data.pipeline import stratified_split
 
 DIGITS_MAX_PIXEL = 16.0
+
+
+def _sklearn_version() -> str:
+    return importlib.metadata.version("scikit-learn")
 
 
 def load_digits(
@@ -65,7 +70,8 @@ def load_digits(
     validation_fraction = check_fraction(
         "validation_fraction", validation_fraction, allow_zero=True
     )
-    digits = sklearn_load_digits()
+    sklearn = require("sklearn.datasets", "The digits dataset")
+    digits = sklearn.load_digits()
     images = digits.images.astype(np.float32)[..., np.newaxis]
     x_train, x_test, y_train, y_test = stratified_split(
         images, digits.target, test_fraction, seed
@@ -82,7 +88,7 @@ def load_digits(
         seed=seed,
         validation_fraction=validation_fraction,
         description=(
-            f"scikit-learn {sklearn.__version__} load_digits: 8x8 images, raw "
+            f"scikit-learn {_sklearn_version()} load_digits: 8x8 images, raw "
             f"pixels 0..16; stratified {test_fraction:g} test split (seed {seed}): "
             f"{len(y_train)} train / {len(y_test)} test."
         ),

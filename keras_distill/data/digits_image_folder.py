@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from sklearn.datasets import load_digits as sklearn_load_digits
 
 from keras_distill._numbers import check_int
+from keras_distill._optional import require
 
 # The digit covers 60% to 100% of the image side; what is left is the jitter.
 _MIN_DIGIT_FRACTION = 0.6
@@ -112,7 +112,7 @@ def make_digits_image_folder(
             f"`path` {str(root)!r} exists and is not an empty folder; pick a new "
             "path or delete it first."
         )
-    digits = sklearn_load_digits()
+    digits = require("sklearn.datasets", "The digits image folder").load_digits()
     rng = np.random.default_rng(seed)
     for label in range(10):
         sources = np.flatnonzero(digits.target == label)

@@ -11,9 +11,8 @@ import warnings
 import zipfile
 
 import numpy as np
-from mnist1d.data import get_dataset_args
-from mnist1d.data import make_dataset
 
+from keras_distill._optional import require
 from keras_distill.data._checks import check_batch_size
 from keras_distill.data._checks import check_fraction
 from keras_distill.data._checks import check_seed
@@ -28,8 +27,12 @@ MNIST1D_CLASS_NAMES = tuple(str(digit) for digit in range(10))
 _ARRAY_KEYS = ("x", "y", "x_test", "y_test")
 
 
+def _mnist1d_data():
+    return require("mnist1d.data", "MNIST-1D")
+
+
 def _default_args() -> dict:
-    args = get_dataset_args(as_dict=True)
+    args = _mnist1d_data().get_dataset_args(as_dict=True)
     # The download URL does not change the generated data.
     return {key: value for key, value in args.items() if key != "url"}
 
@@ -58,8 +61,9 @@ def _generate() -> dict[str, np.ndarray]:
     # dataset seed; restore them so loading data does not change a caller's
     # random stream.
     python_state, numpy_state = random.getstate(), np.random.get_state()
+    mnist1d_data = _mnist1d_data()
     try:
-        data = make_dataset(get_dataset_args())
+        data = mnist1d_data.make_dataset(mnist1d_data.get_dataset_args())
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)

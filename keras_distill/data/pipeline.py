@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
-from sklearn.model_selection import train_test_split
 
 from keras_distill._numbers import check_int
+from keras_distill._optional import require
 from keras_distill.data.data_bundle import DataBundle
 from keras_distill.data.input_normalization import InputNormalization
 
@@ -157,7 +157,10 @@ def stratified_split(
     Returns:
         `(x_kept, x_held, y_kept, y_held)`.
     """
-    return train_test_split(x, y, test_size=fraction, stratify=y, random_state=seed)
+    model_selection = require("sklearn.model_selection", "A stratified split")
+    return model_selection.train_test_split(
+        x, y, test_size=fraction, stratify=y, random_state=seed
+    )
 
 
 def bundle_from_arrays(

@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
+from keras_distill._optional import require
 from keras_distill.data._checks import check_batch_size
 from keras_distill.data._checks import check_fraction
 from keras_distill.data._checks import check_image_size
@@ -21,6 +21,10 @@ from keras_distill.data.pipeline import to_model_dtypes
 
 # Held out as test when a dataset ships neither a "test" nor a "validation" split.
 CARVED_TEST_PERCENT = 20
+
+
+def _tfds():
+    return require("tensorflow_datasets", "Loading TFDS datasets (tfds:<name>)")
 
 
 class DatasetNotPreparedError(ValueError):
@@ -45,6 +49,7 @@ def _not_prepared_message(name: str, builder) -> str:
 
 
 def _open_builder(name: str, data_dir: str | None):
+    tfds = _tfds()
     try:
         return tfds.builder(name, data_dir=data_dir)
     except tfds.core.DatasetNotFoundError:
@@ -68,6 +73,7 @@ def _image_and_label_keys(name: str, info) -> tuple[str, str]:
     Some image datasets (e.g. TFDS's own `dummy_mnist`) declare no supervised
     keys; a single Image plus a single ClassLabel feature is then unambiguous.
     """
+    tfds = _tfds()
     features = info.features
     keys = info.supervised_keys
     if (
@@ -220,6 +226,7 @@ def load_tfds(
     data.input_shape, data.num_classes  # (28, 28, 1), 10
     ```
     """
+    _tfds()  # before any check: without TFDS nothing else can help
     if not isinstance(name, str) or not name:
         raise ValueError(f"`name` must be a TFDS dataset name, got {name!r}.")
     batch_size = check_batch_size(batch_size)

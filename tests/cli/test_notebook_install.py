@@ -72,13 +72,13 @@ def test_install_cell_installs_an_uploaded_wheel(path, tmp_path, monkeypatch):
     wheel = tmp_path / "keras_distill-0.1.0-py3-none-any.whl"
     wheel.write_bytes(b"")
     pip = _run_install_cell(path, monkeypatch, tmp_path, source=str(wheel))
-    assert pip == [f"install --quiet {wheel}"]
+    assert pip == [f'install --quiet "keras-distill[demo] @ {wheel.as_uri()}"']
 
 
 def test_install_cell_installs_from_a_git_url(tmp_path, monkeypatch):
     url = "git+https://example.org/team/keras_distill@v0.1.0"
     assert _run_install_cell(NOTEBOOKS[0], monkeypatch, tmp_path, source=url) == [
-        f"install --quiet {url}"
+        f'install --quiet "keras-distill[demo] @ {url}"'
     ]
 
 
@@ -90,4 +90,4 @@ def test_install_cell_explains_a_missing_wheel(tmp_path, monkeypatch):
 
 def test_install_cell_in_a_checkout_installs_the_checkout(monkeypatch):
     pip = _run_install_cell(NOTEBOOKS[0], monkeypatch, REPO / "examples")
-    assert pip == [f"install --quiet -e {REPO}"]
+    assert pip == [f"install --quiet -e {REPO}[demo]"]
