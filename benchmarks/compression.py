@@ -88,7 +88,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_distill import Distiller  # noqa: E402
-from keras_distill._compat import keras  # noqa: E402
+from keras_distill import keras  # noqa: E402
 from keras_distill.augmentation import Mixup  # noqa: E402
 from keras_distill.compress import prune  # noqa: E402
 from keras_distill.compress import pruning_callbacks  # noqa: E402

@@ -22,7 +22,7 @@ from mnist1d.data import get_dataset_args  # noqa: E402
 from mnist1d.data import make_dataset  # noqa: E402
 
 from keras_distill import _compat  # noqa: E402
-from keras_distill._compat import keras  # noqa: E402
+from keras_distill import keras  # noqa: E402
 from keras_distill.export import export_and_verify  # noqa: E402
 
 

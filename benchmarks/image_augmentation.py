@@ -31,7 +31,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras_distill  # noqa: E402
-from keras_distill._compat import keras  # noqa: E402
+from keras_distill import keras  # noqa: E402
 from keras_distill.augmentation import Mixup  # noqa: E402
 from keras_distill.augmentation import image_augmentation  # noqa: E402
 from keras_distill.data import InputNormalization  # noqa: E402

@@ -45,7 +45,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_distill._compat import keras  # noqa: E402
+from keras_distill import keras  # noqa: E402
 from keras_distill.data import make_digits_image_folder  # noqa: E402
 from keras_distill.data import pipeline_throughput  # noqa: E402
 from keras_distill.demo import compression  # noqa: E402

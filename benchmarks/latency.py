@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from keras_distill import _compat  # noqa: E402
-from keras_distill._compat import keras  # noqa: E402
+from keras_distill import keras  # noqa: E402
 from keras_distill.demo import presets  # noqa: E402
 from keras_distill.export import convert_tflite  # noqa: E402
 from keras_distill.export import verify_tflite_content  # noqa: E402

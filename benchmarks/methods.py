@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras_distill  # noqa: E402
 from keras_distill import _compat  # noqa: E402
-from keras_distill._compat import keras  # noqa: E402
+from keras_distill import keras  # noqa: E402
 from keras_distill.augmentation import Mixup  # noqa: E402
 from keras_distill.losses import DIST  # noqa: E402
 from keras_distill.losses import DKD  # noqa: E402

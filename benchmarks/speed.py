@@ -39,7 +39,7 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from keras_distill import _compat  # noqa: E402
-from keras_distill._compat import keras  # noqa: E402
+from keras_distill import keras  # noqa: E402
 from keras_distill.distiller import Distiller  # noqa: E402
 from keras_distill.teacher_cache import cache_teacher_outputs  # noqa: E402
 

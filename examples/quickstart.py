@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import keras_distill
-from keras_distill._compat import keras
+from keras_distill import keras
 
 
 def mlp(hidden, name):

@@ -2,7 +2,7 @@
 
 The package, in the order a model goes through it:
 
-- `Distiller` (distiller.py): a `keras.Model` that trains a student from a frozen
+- `Distiller` (distiller/): a `keras.Model` that trains a student from a frozen
   teacher, live or from outputs saved once by `cache_teacher_outputs`
   (teacher_cache.py). `losses` holds what it can match (KL, DKD, DIST, hints,
   ...), `augmentation` what it can do to each batch (Mixup, CutMix, random
@@ -16,6 +16,8 @@ The package, in the order a model goes through it:
 - `export`: `.tflite` files verified in LiteRT, for Android.
 - `demo`: the stages of `keras-distill demo` (cli.py), which runs all of the above.
 
+`keras_distill.keras` is the Keras that keras_distill runs on (Keras 3, or
+tf_keras when `TF_USE_LEGACY_KERAS=1`): build teachers and students with it.
 `import keras_distill` registers every class that a saved Distiller or
 compressed model names (augmentations, schedules, losses, the Keras 3 engine's
 layers in `compress.layers`), so `keras.saving.load_model` reads those files in
@@ -34,11 +36,11 @@ from keras_distill import compress
 from keras_distill import continual
 from keras_distill import losses
 from keras_distill import schedules
+from keras_distill._compat import keras
 
 # Registers every layer class a saved compressed model names (for load_model).
 from keras_distill.compress import layers as _compress_layers  # noqa: F401
 from keras_distill.distiller import Distiller
-from keras_distill.losses import KLDivergence
 from keras_distill.losses import distillation_loss
 from keras_distill.teacher_cache import cache_teacher_outputs
 
@@ -49,12 +51,12 @@ _LAZY_SUBPACKAGES = ("data", "demo", "export")
 
 __all__ = [
     "Distiller",
-    "KLDivergence",
     "augmentation",
     "cache_teacher_outputs",
     "compress",
     "continual",
     "distillation_loss",
+    "keras",
     "losses",
     "schedules",
     *_LAZY_SUBPACKAGES,

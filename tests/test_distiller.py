@@ -365,7 +365,7 @@ def test_config_round_trip_and_student_saves_as_keras_file(tmp_path):
     assert restored.temperature == 4.0
     assert restored.alpha == pytest.approx(0.25)
     assert [type(loss) for loss in restored.distillation_losses] == [
-        keras_distill.KLDivergence
+        keras_distill.losses.KLDivergence
     ]
     path = tmp_path / "student.keras"
     d.student.save(path)

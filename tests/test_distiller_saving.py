@@ -155,5 +155,5 @@ def test_uncompiled_distiller_saves_and_loads_uncompiled(tmp_path):
     loaded = _save_and_load(d, tmp_path / "distiller.keras")
     assert loaded.student_loss_fn is None
     assert [type(ls) for ls in loaded.distillation_losses] == [
-        keras_distill.KLDivergence
+        keras_distill.losses.KLDivergence
     ]
