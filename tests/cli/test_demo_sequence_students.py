@@ -159,8 +159,9 @@ def test_demo_fast_with_the_gru_student_exports_files_of_raw_vectors(tmp_path):
     compressed = report["compression"]
     assert compressed["pruned"]
     compress_line = next(
-        line for line in result.stdout.splitlines() if "compress" in line
+        line for line in result.stdout.splitlines() if line.startswith("[5/7]")
     )
+    assert "compress:" in compress_line
     if _compat.LEGACY_KERAS:
         assert not compressed["qat"] and "'gru' (GRU)" in compressed["qat_error"]
         assert "post-training quantized" in compress_line
