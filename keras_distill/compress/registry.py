@@ -193,10 +193,29 @@ def is_fused_quantize(layer) -> bool:
     It holds the float layer it computes as `layer.layer` (with the following
     BatchNormalization folded in), like a TF-MOT wrapper.
     """
-    kind = type(layer)
-    return kind.__name__ == "FusedQuantize" and kind.__module__.startswith(
-        _NATIVE_MODULE
-    )
+    if _compat.LEGACY_KERAS:
+        return False
+    from keras_distill.compress._keras3.quantizers import FusedQuantize
+
+    return isinstance(layer, FusedQuantize)
+
+
+def native_float_layer(layer) -> tuple[str, list] | None:
+    """`(name, weights)` of the float layer that a layer of our Keras 3 QAT
+    engine computes, else None.
+
+    Covers every replacement `quantize` makes on Keras 3 (`FusedQuantize`,
+    `QuantizedEmbedding`, `QuantizedEinsumDense`,
+    `QuantizedMultiHeadAttention`, and the `keras.layers.RNN` of a
+    `QuantizedLSTMCell`/`QuantizedGRUCell`): the name is the float layer's
+    (not `quant_<name>`), the weights are the float layer's own, without
+    sparsity masks or quantizer state. None on tf_keras.
+    """
+    if _compat.LEGACY_KERAS:
+        return None
+    from keras_distill.compress._keras3.quantized_layers import float_layer
+
+    return float_layer(layer)
 
 
 def inner_layer(layer):

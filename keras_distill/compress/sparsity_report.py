@@ -3,7 +3,9 @@
 A pruning schedule says what sparsity was asked for; this counts the exact
 zeros actually present, so it is the number to trust (and the one that gzip and
 sparse kernels benefit from). It needs neither TF-MOT nor tf_keras: it works on
-pruning-wrapped, stripped, quantization-aware and plain models of either Keras.
+pruning-wrapped, stripped, quantization-aware and plain models of either Keras
+(on Keras 3, every layer of our QAT engine counts as the float layer it stands
+for: Conv/Dense, Embedding, EinsumDense, MultiHeadAttention, LSTM and GRU).
 """
 
 import numpy as np
@@ -17,8 +19,9 @@ def sparsity_report(model) -> dict[str, dict]:
     """Measures, per layer, the fraction of exact zeros in its kernels.
 
     Counted are the layer's weights of rank >= 2 (kernels, embeddings,
-    recurrent kernels): the weights TF-MOT prunes. Biases and normalization
-    parameters are left out, as TF-MOT does not prune them. Wrapped layers
+    recurrent kernels): the weights TF-MOT prunes. Biases (even of rank 2, as
+    MultiHeadAttention's) and normalization parameters are left out, as TF-MOT
+    does not prune them. Wrapped layers
     (pruning, QAT, clustering) are reported under the wrapped layer's own name,
     so a pruned model and its stripped copy give the same keys; layers of
     nested models are named `"<model name>/<layer name>"`. A model still
@@ -64,13 +67,13 @@ def _add_layers(model, prefix: str, report: dict) -> None:
             _add_layers(layer, f"{prefix}{layer.name}/", report)
             continue
         inner = registry.inner_layer(layer)
-        weights = layer.weights
-        if registry.is_fused_quantize(layer):
-            # Our Keras 3 QAT layer: the float layer it computes is `.layer`;
-            # its own variables (a pruning-preserving mask, quantizer ranges)
-            # are not kernels.
-            inner = layer.layer
-            weights = inner.weights
+        name, weights = inner.name, layer.weights
+        native = registry.native_float_layer(layer)
+        if native is not None:
+            # Our Keras 3 QAT layers: the float layer's own weights, under its
+            # own name; their masks of the zeros (pruning-preserving QAT) and
+            # quantizer state are not kernels.
+            name, weights = native
         elif inner is not layer:
             # A TF-MOT wrapper holds the wrapped layer's kernels next to state of
             # its own (pruning masks, cluster indices, quantizer ranges, the
@@ -80,17 +83,27 @@ def _add_layers(model, prefix: str, report: dict) -> None:
             # the one to read.)
             own = f"{layer.name}/"
             weights = [w for w in weights if w.trainable and not w.name.startswith(own)]
-        kernels = [np.asarray(w.numpy()) for w in weights if len(w.shape) >= 2]
+        kernels = [
+            np.asarray(w.numpy())
+            for w in weights
+            if len(w.shape) >= 2 and not _is_bias(w)
+        ]
         if not kernels:
             continue
         zeros = sum(int(np.count_nonzero(k == 0)) for k in kernels)
         params = sum(int(k.size) for k in kernels)
-        report[f"{prefix}{inner.name}"] = {
+        report[f"{prefix}{name}"] = {
             "sparsity": zeros / params,
             "zeros": zeros,
             "params": params,
             "structured_2_4": _is_2_by_4(kernels),
         }
+
+
+def _is_bias(variable) -> bool:
+    """Whether `variable` is a bias: MultiHeadAttention's and EinsumDense's are
+    rank 2 (heads x head size), and zero when initialized."""
+    return variable.name.split("/")[-1].split(":")[0] == "bias"
 
 
 def _is_2_by_4(kernels: list[np.ndarray]) -> bool | None:

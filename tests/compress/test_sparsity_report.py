@@ -58,6 +58,16 @@ def test_sparsity_report_detects_two_four_structure_along_input_channels():
     assert sparsity_report(model)["d"]["structured_2_4"] is False
 
 
+def test_sparsity_report_leaves_out_the_rank_2_biases_of_attention():
+    x = keras.Input((5, 8))
+    mha = keras.layers.MultiHeadAttention(2, 4, name="mha")
+    model = keras.Model(x, mha(x, x))
+    # Query, key, value (8, 2, 4) and output (2, 4, 8) kernels; the (2, 4)
+    # biases, all zeros, would make a dense layer look 8.6 % sparse.
+    assert sparsity_report(model)["mha"]["params"] == 4 * 64
+    assert sparsity_report(model)["mha"]["zeros"] == 0
+
+
 def test_sparsity_report_names_layers_of_nested_models():
     inner = mlp(units=(4,), name="inner")
     x = keras.Input((12,))
@@ -93,3 +103,58 @@ def test_sparsity_report_gives_same_numbers_for_wrapped_and_stripped_models():
     assert sparsity_report(quantize(stripped)) == sparsity_report(stripped)
     preserving = quantize(stripped, preserve="sparsity")
     assert sparsity_report(preserving) == sparsity_report(stripped)
+
+
+def _sequence_student(kind):
+    """A tiny Transformer encoder (Embedding, MultiHeadAttention, EinsumDense,
+    Dense, LayerNormalization) or a stacked LSTM/GRU student, and its data."""
+    layers, seq = keras.layers, 6
+    rng = np.random.default_rng(0)
+    if kind == "transformer":
+        ids = keras.Input((seq,), dtype="int32")
+        h = layers.Embedding(20, 8, name="emb")(ids)
+        a = layers.MultiHeadAttention(2, 4, name="mha")(h, h)
+        h = layers.LayerNormalization(name="ln")(h + a)
+        h = layers.EinsumDense("abc,cd->abd", (None, 8), name="proj")(h)
+        h = layers.GlobalAveragePooling1D()(h)
+        h = layers.Dense(8, activation="relu", name="ffn")(h)
+        x = rng.integers(0, 20, (32, seq)).astype("int32")
+    else:
+        rnn = {"lstm": layers.LSTM, "gru": layers.GRU}[kind]
+        ids = keras.Input((seq, 3))
+        h = rnn(4, name="rnn2")(rnn(6, return_sequences=True, name="rnn1")(ids))
+        x = rng.normal(size=(32, seq, 3)).astype("float32")
+    model = keras.Model(ids, layers.Dense(3, name="logits")(h))
+    return model, x, (np.arange(32) % 3).astype("int64")
+
+
+@keras3_only
+@pytest.mark.parametrize("kind", ["transformer", "lstm", "gru"])
+def test_sparsity_report_of_a_qat_sequence_student_matches_its_float_student(kind):
+    from keras_distill.compress import prune
+    from keras_distill.compress import pruning_callbacks
+    from keras_distill.compress import quantize
+    from keras_distill.compress import strip_pruning
+
+    student, x, y = _sequence_student(kind)
+    # The pruning engine has no EinsumDense entry: "proj" stays dense.
+    pruned = prune(
+        student,
+        target_sparsity=0.5,
+        schedule="constant",
+        frequency=1,
+        skip_layers=["proj"] if kind == "transformer" else None,
+    )
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    pruned.compile(optimizer="adam", loss=loss)
+    pruned.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=pruning_callbacks())
+    stripped = strip_pruning(pruned)
+    expected = sparsity_report(stripped)
+    names = ["emb", "mha", "ffn"] if kind == "transformer" else ["rnn1", "rnn2"]
+    assert set(names) < set(expected)
+    for name in names:  # pruned: about half of each kernel is zeros
+        assert 0.4 <= expected[name]["sparsity"] <= 0.6, (name, expected[name])
+    # Same keys (not quant_<name>) and counts: the masks that keep the zeros
+    # (preserve="sparsity") and the quantizers are not counted as kernels.
+    assert sparsity_report(quantize(stripped)) == expected
+    assert sparsity_report(quantize(stripped, preserve="sparsity")) == expected

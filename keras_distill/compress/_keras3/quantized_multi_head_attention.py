@@ -74,6 +74,12 @@ class QuantizedMultiHeadAttention(keras.layers.MultiHeadAttention):
         ):
             quantizer.build(())
 
+    def projections(self) -> list:
+        """The `QuantizedEinsumDense` projections: query, key, value, the
+        gate if any, then output."""
+        attrs = (*_PROJECTIONS, _OUTPUT)
+        return [getattr(self, a) for a in attrs if getattr(self, a, None) is not None]
+
     def copy_weights(self, layer) -> None:
         """Sets the projections' weights to those of the float `layer`."""
         for attr in (*_PROJECTIONS, _OUTPUT):

@@ -58,6 +58,12 @@ class _QuantizedCellMixin:
             if mask is not None:
                 mask.assign(keras.ops.cast(variable != 0, variable.dtype))
 
+    def float_weights(self) -> list:
+        """The weights the float cell has (kernel, recurrent kernel, bias),
+        without the sparsity masks and activation ranges."""
+        bias = [self.bias] if self.use_bias else []
+        return [self.kernel, self.recurrent_kernel, *bias]
+
     def _projections(self, inputs, h_tm1, input_bias, recurrent_bias, training):
         """`Q(Q(x) Q(W) + b_x)` and `Q(Q(h) Q(U) + b_h)`, the int8 FCs."""
         ops = keras.ops
