@@ -12,11 +12,15 @@ from keras_distill.compress.pruning import prune
 from keras_distill.compress.pruning import pruning_callbacks
 from keras_distill.compress.pruning import pruning_end_step
 from keras_distill.compress.pruning import strip_pruning
+from keras_distill.compress.quantization import calibrate
 from keras_distill.compress.quantization import quantize
+from keras_distill.compress.registry import engine_name
 from keras_distill.compress.sparsity_report import sparsity_report
 
 __all__ = [
+    "calibrate",
     "cluster",
+    "engine_name",
     "prune",
     "pruning_callbacks",
     "pruning_end_step",

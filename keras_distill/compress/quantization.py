@@ -30,6 +30,7 @@ import numpy as np
 
 from keras_distill import _compat
 from keras_distill._compat import keras
+from keras_distill._numbers import check_int
 from keras_distill.compress import registry
 
 PRESERVE = ("none", "sparsity", "clusters", "sparse_clusters")
@@ -174,3 +175,55 @@ def _warn_untrained_batch_norm(student, names) -> None:
             UserWarning,
             stacklevel=3,
         )
+
+
+def calibrate(model, x, batch_size: int = 32, steps: int | None = None):
+    """Sets the activation ranges of a Keras 3 QAT model from data, without training.
+
+    Runs batches of `x` through `model` in inference mode (BatchNormalization
+    statistics and Dropout untouched) while every activation quantizer updates
+    its range as in training. Use it before evaluating or exporting a model
+    from `quantize` that has not been trained yet: its ranges start at
+    [-6, 6], TF-MOT's initial range.
+
+    Args:
+        model: a Keras 3 model returned by `quantize`.
+        x: raw inputs, a NumPy array (or anything `np.asarray` takes).
+        batch_size: int >= 1, examples per batch. Defaults to 32.
+        steps: int >= 1, how many batches; None for all of `x`. Defaults to
+            None.
+
+    Returns:
+        `model`, its ranges updated.
+
+    Raises:
+        RuntimeError: on tf_keras, where TF-MOT learns its ranges in training
+            only.
+        ValueError: `model` is not a QAT model, `x` is empty, or a bad
+            `batch_size`/`steps`.
+
+    Example:
+    ```python
+    qat = calibrate(quantize(student), x_train[:512])
+    ```
+    """
+    if _compat.LEGACY_KERAS:
+        raise RuntimeError(
+            "`calibrate` sets the activation ranges of our Keras 3 QAT engine; on "
+            "tf_keras, TF-MOT learns its ranges during training only. Train the "
+            "model from `quantize` (a few hundred steps), or run on Keras 3."
+        )
+    if not registry.is_qat_model(model):
+        raise ValueError(
+            f"`calibrate` takes a model returned by `quantize`, but {model.name!r} "
+            "has no quantization-aware layers. Call `quantize(student)` first."
+        )
+    batch_size = check_int("batch_size", batch_size, 1)
+    if steps is not None:
+        steps = check_int("steps", steps, 1)
+    x = np.asarray(x)
+    if len(x) == 0:
+        raise ValueError("`x` is empty: give calibrate some examples of the inputs.")
+    from keras_distill.compress._keras3.qat import calibrate as calibrate_ranges
+
+    return calibrate_ranges(model, x, batch_size=batch_size, steps=steps)

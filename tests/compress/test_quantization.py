@@ -18,6 +18,7 @@ from conftest import tf_keras_only
 
 from keras_distill import Distiller
 from keras_distill._compat import keras
+from keras_distill.compress import calibrate
 from keras_distill.compress import cluster
 from keras_distill.compress import prune
 from keras_distill.compress import pruning_callbacks
@@ -276,3 +277,35 @@ def test_distilling_a_qat_student_lowers_the_loss():
     assert type(distiller.student.get_layer("quant_d0")).__name__ == (
         "QuantizeWrapperV2"
     )
+
+
+# ------------------------------------------------------------------- calibrate
+@keras3_only
+def test_calibrate_sets_activation_ranges_from_data_without_training():
+    x, _ = data(n=64)
+    qat = quantize(mlp())
+    before = [w.numpy().copy() for w in qat.trainable_weights]
+    calibrate(qat, x, batch_size=16, steps=2)
+    ranges = {
+        w.path: float(w.numpy()) for w in qat.weights if w.name.startswith("range_")
+    }
+    assert ranges and all(abs(v) < 6.0 for v in ranges.values())  # not [-6, 6]
+    for got, want in zip(qat.trainable_weights, before, strict=True):
+        np.testing.assert_array_equal(got.numpy(), want)  # nothing trained
+
+
+@keras3_only
+def test_calibrate_refuses_a_float_model_and_bad_arguments():
+    x, _ = data(n=8)
+    with pytest.raises(ValueError, match="returned by `quantize`"):
+        calibrate(mlp(), x)
+    with pytest.raises(ValueError, match="batch_size"):
+        calibrate(quantize(mlp()), x, batch_size=0)
+    with pytest.raises(ValueError, match="empty"):
+        calibrate(quantize(mlp()), x[:0])
+
+
+@tf_keras_only
+def test_calibrate_on_tf_keras_says_tfmot_learns_ranges_in_training():
+    with pytest.raises(RuntimeError, match="TF-MOT learns its ranges"):
+        calibrate(mlp(), data(n=8)[0])
