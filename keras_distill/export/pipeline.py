@@ -5,12 +5,12 @@ import os
 from keras_distill import _atomic
 from keras_distill import _compat
 from keras_distill.export import _examples
-from keras_distill.export import litert
-from keras_distill.export import tflite
+from keras_distill.export import convert
+from keras_distill.export import latency
+from keras_distill.export import verify
+from keras_distill.export.labels import LABELS_FILENAME
+from keras_distill.export.labels import check_class_names
 from keras_distill.export.report import TFLiteReport
-from keras_distill.export.report import check_class_names
-
-LABELS_FILENAME = "labels.txt"
 
 
 def export_and_verify(
@@ -23,11 +23,11 @@ def export_and_verify(
     class_names=None,
     *,
     int8_io: bool = False,
-    calibration_samples: int = tflite.DEFAULT_CALIBRATION_SAMPLES,
-    latency_runs: int = litert.DEFAULT_LATENCY_RUNS,
+    calibration_samples: int = convert.DEFAULT_CALIBRATION_SAMPLES,
+    latency_runs: int = latency.DEFAULT_LATENCY_RUNS,
     num_threads: int = 1,
-    latency_threads=litert.DEFAULT_LATENCY_THREADS,
-    warmup_runs: int = litert.DEFAULT_WARMUP_RUNS,
+    latency_threads=latency.DEFAULT_LATENCY_THREADS,
+    warmup_runs: int = latency.DEFAULT_WARMUP_RUNS,
     strict: bool = False,
 ) -> TFLiteReport:
     """Exports a student to `.tflite`, verifies it in LiteRT, and writes its report.
@@ -102,10 +102,10 @@ def export_and_verify(
             "evaluation examples (e.g. the test split)."
         )
     if path is None:
-        path = tflite.default_tflite_path(model, quantization)
+        path = convert.default_tflite_path(model, quantization)
     target = _atomic.resolve_output_path(path, argname="path", suffix=".tflite")
-    litert.check_latency_threads(latency_threads)
-    representative = tflite.prepare_conversion(
+    latency.check_latency_threads(latency_threads)
+    representative = convert.prepare_conversion(
         model, quantization, representative_data, int8_io, calibration_samples
     )
     num_classes = _examples.model_num_classes(model)
@@ -133,10 +133,10 @@ def export_and_verify(
     created = _atomic.prepare_output_path(target, argname="path")
     labels_path = target.parent / LABELS_FILENAME if class_names else None
     try:
-        content = tflite.run_converter(
+        content = convert.run_converter(
             model, quantization, representative, int8_io, strict=strict, target=target
         )
-        report = litert.verify_tflite_content(
+        report = verify.verify_tflite_content(
             content,
             x_eval,
             y_eval,

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from keras_distill import _atomic
 from keras_distill import _compat
-from keras_distill.export.tflite import DEFAULT_DIR
+from keras_distill.export.convert import DEFAULT_DIR
 
 
 def default_saved_model_path(model) -> pathlib.Path:

@@ -10,13 +10,15 @@ import pytest
 
 from keras_distill._compat import keras
 from keras_distill.export import TFLiteReport
-from keras_distill.export import convert_tflite
+from keras_distill.export import _interpreter_io
+from keras_distill.export import convert as convert_module
 from keras_distill.export import count_macs
 from keras_distill.export import export_and_verify
-from keras_distill.export import litert
+from keras_distill.export import latency
 from keras_distill.export import measure_latency
-from keras_distill.export import tflite as tflite_module
-from keras_distill.export import verify_tflite_content
+from keras_distill.export import verify
+from keras_distill.export.convert import convert_tflite
+from keras_distill.export.verify import verify_tflite_content
 
 NEW_FIELDS = (
     "latency_ms_p90",
@@ -54,7 +56,7 @@ class Recorder:
         self.interpreters = []
         recorder = self
 
-        class Spy(litert.Interpreter):
+        class Spy(latency.Interpreter):
             def __init__(self, *args, num_threads=None, **kwargs):
                 super().__init__(*args, num_threads=num_threads, **kwargs)
                 self.spy_threads, self.spy_invokes = num_threads, 0
@@ -72,7 +74,8 @@ class Recorder:
                 self.spy_invokes += 1
                 super().invoke()
 
-        monkeypatch.setattr(litert, "Interpreter", Spy)
+        monkeypatch.setattr(latency, "Interpreter", Spy)
+        monkeypatch.setattr(_interpreter_io, "Interpreter", Spy)
 
 
 def os_threads() -> int:
@@ -95,7 +98,7 @@ def test_four_threads_start_an_xnnpack_pool_of_four(conv_content, monkeypatch):
     assert timer.spy_threads == 4
     # The calling thread plus 3 XNNPACK workers.
     assert timer.spy_os_threads - before >= 3
-    assert litert._uses_xnnpack(timer)
+    assert verify._uses_xnnpack(timer)
 
 
 def test_warmup_and_timed_calls_per_thread_count(conv_content, monkeypatch):
@@ -202,7 +205,7 @@ def test_export_and_verify_reports_macs_and_checks_threads_first(tmp_path, monke
     )
     assert report.macs == count_macs(model)
     assert TFLiteReport.load_json(tmp_path / "s.json").macs == report.macs
-    monkeypatch.setattr(tflite_module, "run_converter", pytest.fail)
+    monkeypatch.setattr(convert_module, "run_converter", pytest.fail)
     with pytest.raises(ValueError, match="must include 1"):
         export_and_verify(
             model, tmp_path / "out" / "s.tflite", x_eval=x_test, latency_threads=(4,)

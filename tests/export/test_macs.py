@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from keras_distill._compat import keras
-from keras_distill.export import convert_tflite
 from keras_distill.export import count_macs
-from keras_distill.export import count_tflite_macs
 from keras_distill.export import macs_by_layer
+from keras_distill.export.convert import convert_tflite
+from keras_distill.export.macs import count_tflite_macs
 
 
 def single_layer_macs(input_shape, layer) -> int:

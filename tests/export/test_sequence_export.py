@@ -7,10 +7,10 @@ import pytest
 
 from keras_distill._compat import keras
 from keras_distill.export import TFLiteConversionError
-from keras_distill.export import convert_tflite
+from keras_distill.export import convert as convert_module
 from keras_distill.export import export_and_verify
 from keras_distill.export import export_tflite
-from keras_distill.export import tflite as tflite_module
+from keras_distill.export.convert import convert_tflite
 
 TIMESTEPS, FEATURES, UNITS, CLASSES = 8, 3, 4, 3
 # Largest |LiteRT - Keras| logit: float32 is exact up to rounding; int8 is
@@ -106,7 +106,7 @@ def test_recurrent_file_carries_no_state_between_calls(tmp_path):
 def test_recurrent_settings_the_converter_cannot_take_are_refused_first(
     tmp_path, monkeypatch, layer, match
 ):
-    monkeypatch.setattr(tflite_module, "run_converter", pytest.fail)
+    monkeypatch.setattr(convert_module, "run_converter", pytest.fail)
     timesteps = TIMESTEPS if match.startswith("stateful") else None
     batch = {"batch_size": 1} if match.startswith("stateful") else {}
     model = keras.Sequential(

@@ -39,6 +39,7 @@ from keras_distill.export import _examples
 from keras_distill.export import converter_log
 from keras_distill.export import recurrent
 from keras_distill.export.float_ops import find_float_ops
+from keras_distill.export.float_ops import layer_names
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 DEFAULT_CALIBRATION_SAMPLES = 200
@@ -211,11 +212,6 @@ def _converter_for(model):
 
 
 _REJECTED_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
-
-
-def layer_names(model) -> list[str]:
-    """The names of every layer of `model`, nested models included."""
-    return [layer.name for layer in registry.walk_layers(model)]
 
 
 def default_log_path(target: "pathlib.Path | None") -> pathlib.Path:

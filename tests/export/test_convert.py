@@ -17,11 +17,11 @@ from conftest import tf_keras_only
 from keras_distill import _compat
 from keras_distill._compat import keras
 from keras_distill.export import TFLiteConversionError
-from keras_distill.export import convert_tflite
+from keras_distill.export import convert as convert_module
 from keras_distill.export import export_saved_model
 from keras_distill.export import export_tflite
-from keras_distill.export import tflite as tflite_module
 from keras_distill.export import verify_tflite
+from keras_distill.export.convert import convert_tflite
 
 
 def run_file(path, x) -> np.ndarray:
@@ -112,7 +112,7 @@ def test_int8_io_file_has_int8_tensors_and_calibrates_from_a_dataset(tmp_path):
 
 
 def test_int8_refuses_normalization_adapted_on_constant_features(monkeypatch):
-    monkeypatch.setattr(tflite_module, "run_converter", pytest.fail)
+    monkeypatch.setattr(convert_module, "run_converter", pytest.fail)
     x_train = et.digits()[0].astype("float32")
     assert (x_train.var(axis=0) == 0).any()  # digits has always-blank pixels
     norm = keras.layers.Normalization()
@@ -125,13 +125,13 @@ def test_int8_refuses_normalization_adapted_on_constant_features(monkeypatch):
 
 def test_calibration_draws_a_bounded_sample(monkeypatch):
     seen = []
-    original = tflite_module.run_converter
+    original = convert_module.run_converter
 
     def spy(model, quantization, representative, int8_io, **kwargs):
         seen.extend(representative())
         return original(model, quantization, representative, int8_io, **kwargs)
 
-    monkeypatch.setattr(tflite_module, "run_converter", spy)
+    monkeypatch.setattr(convert_module, "run_converter", spy)
     convert_tflite(
         et.trained_student(),
         quantization="int8",
@@ -204,7 +204,7 @@ def test_failed_conversion_keeps_the_previous_file(tmp_path, monkeypatch):
     def broken_converter_for(model):
         yield BrokenConverter()
 
-    monkeypatch.setattr(tflite_module, "_converter_for", broken_converter_for)
+    monkeypatch.setattr(convert_module, "_converter_for", broken_converter_for)
     with pytest.raises(TFLiteConversionError, match="converter crashed"):
         export_tflite(et.trained_student(), target)
     assert target.read_bytes() == b"previous model"
@@ -216,7 +216,7 @@ def test_unwritable_path_fails_before_converting(tmp_path, monkeypatch):
     blocker.write_text("not a folder")
     called = []
     monkeypatch.setattr(
-        tflite_module, "run_converter", lambda *args: called.append(args)
+        convert_module, "run_converter", lambda *args: called.append(args)
     )
     with pytest.raises(ValueError, match="cannot be written") as info:
         export_tflite(et.trained_student(), blocker / "s.tflite")
@@ -248,7 +248,7 @@ def test_path_must_end_in_tflite(tmp_path):
 def test_bad_representative_data_raises_before_converting(
     tmp_path, monkeypatch, data, error, match
 ):
-    monkeypatch.setattr(tflite_module, "run_converter", pytest.fail)
+    monkeypatch.setattr(convert_module, "run_converter", pytest.fail)
     with pytest.raises(error, match=match) as info:
         export_tflite(
             et.trained_student(),
@@ -374,7 +374,7 @@ def qat_student():
 @pytest.mark.parametrize("int8_io", [False, True])
 def test_qat_model_converts_to_int8_without_representative_data(tmp_path, int8_io):
     qat = qat_student()
-    assert tflite_module.is_qat_model(qat)
+    assert convert_module.is_qat_model(qat)
     path = export_tflite(
         qat, tmp_path / "qat.tflite", quantization="int8", int8_io=int8_io
     )
@@ -410,7 +410,7 @@ def test_export_modules_import_no_keras_or_tfmot_directly():
     # in _compat only: the export modules must import neither (a static check,
     # so it holds whatever other tests imported first).
     banned = {"keras", "tf_keras", "tensorflow_model_optimization"}
-    folder = pathlib.Path(tflite_module.__file__).parent
+    folder = pathlib.Path(convert_module.__file__).parent
     for source in folder.glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
@@ -421,3 +421,29 @@ def test_export_modules_import_no_keras_or_tfmot_directly():
                 continue
             roots = {name.split(".")[0] for name in names}
             assert not roots & banned, f"{source.name} imports {roots & banned}"
+
+
+def test_export_api_is_curated_and_moved_names_still_resolve():
+    import keras_distill.export as export
+
+    assert sorted(export.__all__) == sorted(
+        [
+            "QUANTIZATIONS",
+            "TFLiteConversionError",
+            "TFLiteReport",
+            "count_macs",
+            "export_and_verify",
+            "export_saved_model",
+            "export_tflite",
+            "find_float_ops",
+            "macs_by_layer",
+            "measure_latency",
+            "verify_tflite",
+            "write_labels",
+        ]
+    )
+    for name in export.__all__:
+        assert getattr(export, name) is not None
+    assert export.convert_tflite is convert_module.convert_tflite
+    with pytest.raises(AttributeError, match="no_such_name"):
+        export.no_such_name  # noqa: B018

@@ -10,12 +10,12 @@ import pytest
 import tensorflow as tf
 
 from keras_distill.export import TFLiteReport
-from keras_distill.export import check_class_names
+from keras_distill.export import convert as convert_module
 from keras_distill.export import export_and_verify
 from keras_distill.export import export_tflite
-from keras_distill.export import tflite as tflite_module
 from keras_distill.export import verify_tflite
 from keras_distill.export import write_labels
+from keras_distill.export.labels import check_class_names
 
 CLASS_NAMES = [
     "zero",
@@ -233,7 +233,7 @@ def test_export_and_verify_labels_classes_by_number_by_default(tmp_path, monkeyp
 def test_export_and_verify_checks_everything_before_converting(
     tmp_path, monkeypatch, kwargs, error, match
 ):
-    monkeypatch.setattr(tflite_module, "run_converter", pytest.fail)
+    monkeypatch.setattr(convert_module, "run_converter", pytest.fail)
     _, _, x_test, y_test = et.digits()
     arguments = {"x_eval": x_test, "y_eval": y_test, **kwargs}
     with pytest.raises(error, match=match):
