@@ -356,6 +356,9 @@ def main(argv=None):
         "seed": None,
     }
     print(f"teacher ({source}): {teacher_row['keras_accuracy']:.3f}", flush=True)
+    if args.json:
+        with open(args.json, "a") as log:
+            log.write(json.dumps({**teacher_row, "settings": settings(args)}) + "\n")
     rows = []
     for seed in args.seeds:
         for name in args.students:
@@ -364,20 +367,27 @@ def main(argv=None):
                 if args.json:
                     with open(args.json, "a") as log:
                         log.write(json.dumps(rows[-1]) + "\n")
-    if args.json:
-        with open(args.json, "a") as log:
-            log.write(json.dumps(teacher_row) + "\n")
     print_tables(teacher_row, rows, args)
 
 
+def settings(args) -> dict:
+    """The options the tables name, saved with the teacher's row of a log."""
+    return {
+        "method": args.method,
+        "epochs": args.epochs,
+        "compress_epochs": args.compress_epochs,
+    }
+
+
 def report(path, args):
-    """The tables of every row in a `--json` log."""
+    """The tables of every row in a `--json` log, with the log's own settings."""
     rows, teacher_row = [], None
     with open(path) as log:
         for line in log:
             entry = json.loads(line)
             if entry["model"] == "teacher":
                 teacher_row = entry
+                vars(args).update(entry.get("settings", {}))
             else:
                 rows.append(entry)
     print_tables(teacher_row, rows, args)
