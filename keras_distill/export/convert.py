@@ -328,6 +328,7 @@ def convert_tflite(
         strict: with `"int8"`, refuse a file that still computes in float
             (ops `find_float_ops` lists, e.g. a layer a QAT model left in
             float); otherwise such ops are kept and the report lists them.
+            The way to demand an integer-only file, QAT models included.
             Defaults to False.
 
     Returns:
@@ -377,9 +378,13 @@ def run_converter(
             converter.target_spec.supported_types = [tf.float16]
         if representative is not None:
             converter.representative_dataset = representative
+            # Fail on an op that cannot run in int8 instead of silently
+            # leaving it in float32 in a file labelled "int8". Not for QAT
+            # models: the converter would recalibrate the float islands they
+            # keep by design (LSTM/GRU gates, LayerNormalization) from these
+            # examples, not from training (docs/export.md); `strict` is their
+            # integer-only check.
             if not is_qat_model(model):
-                # Fail on an op that cannot run in int8 instead of silently
-                # leaving it in float32 in a file labelled "int8".
                 converter.target_spec.supported_ops = [
                     tf.lite.OpsSet.TFLITE_BUILTINS_INT8
                 ]
