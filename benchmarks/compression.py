@@ -90,11 +90,11 @@ import tensorflow as tf  # noqa: E402
 from keras_distill import Distiller  # noqa: E402
 from keras_distill import keras  # noqa: E402
 from keras_distill.augmentation import Mixup  # noqa: E402
+from keras_distill.compress import engine_name  # noqa: E402
 from keras_distill.compress import prune  # noqa: E402
 from keras_distill.compress import pruning_callbacks  # noqa: E402
 from keras_distill.compress import pruning_end_step  # noqa: E402
 from keras_distill.compress import quantize  # noqa: E402
-from keras_distill.compress import registry  # noqa: E402
 from keras_distill.compress import sparsity_report  # noqa: E402
 from keras_distill.compress import strip_pruning  # noqa: E402
 from keras_distill.data import load_dataset  # noqa: E402
@@ -654,7 +654,7 @@ def main(argv=None):
     if args.compare:
         compare(*args.compare)
         return
-    if registry.engine_name() != args.engine:
+    if engine_name() != args.engine:
         parser.error(
             f"--engine {args.engine} was given after TensorFlow was imported on "
             f"the other Keras; run the script directly"

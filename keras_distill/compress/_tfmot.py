@@ -11,7 +11,7 @@ it sets `TF_USE_LEGACY_KERAS=1` as a side effect.
 
 from keras_distill._compat import import_tfmot
 from keras_distill._compat import keras
-from keras_distill.compress import registry
+from keras_distill.compress import _layers
 
 # TF-MOT rebuilds models from their layer graph.
 PRUNES_SUBCLASSED = False
@@ -32,8 +32,8 @@ def prune(student, schedule, *, m_by_n=None, skip_layers=()):
             layer, pruning_schedule=schedule, sparsity_m_by_n=m_by_n
         )
 
-    pruned = registry.wrap_layers(
-        registry.copy_model(student),
+    pruned = _layers.wrap_layers(
+        _layers.copy_model(student),
         wrap,
         list(skip_layers),
         action="prune",
@@ -61,7 +61,13 @@ def strip_pruning(model):
 
 def is_pruned(model) -> bool:
     """Whether `model` still has `PruneLowMagnitude` wrappers."""
-    return registry.is_pruned(model)
+    import_tfmot()
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
+
+    return any(
+        isinstance(layer, pruning_wrapper.PruneLowMagnitude)
+        for layer in _layers.walk_layers(model)
+    )
 
 
 def _check_2_by_4_layers(pruned) -> None:
@@ -69,7 +75,7 @@ def _check_2_by_4_layers(pruned) -> None:
     bad = [
         f"{layer.layer.name!r} ({type(layer.layer).__name__}, kernel shape "
         f"{tuple(weight.shape)})"
-        for layer in registry.walk_layers(pruned)
+        for layer in _layers.walk_layers(pruned)
         if type(layer).__name__ == "PruneLowMagnitude"
         for weight in layer.prunable_weights
         if weight.shape.rank not in (2, 4)
@@ -127,8 +133,14 @@ def quantize(student, *, layers=None, preserve="none"):
 
 
 def is_qat_model(model) -> bool:
-    """Whether `model` has TF-MOT quantization wrappers."""
-    return registry.is_qat_model(model)
+    """Whether `model` has TF-MOT quantization wrappers or quantize layers."""
+    tfmot = import_tfmot()
+    from tensorflow_model_optimization.python.core.quantization.keras import (
+        quantize_layer,
+    )
+
+    classes = (tfmot.quantization.keras.QuantizeWrapper, quantize_layer.QuantizeLayer)
+    return any(isinstance(layer, classes) for layer in _layers.walk_layers(model))
 
 
 def _float_feeders(student, selected: set[str], quantize_registry) -> set[str]:
@@ -280,7 +292,7 @@ def _check_supported(student, selected: set[str], scheme) -> None:
         and not quantize_registry.supports(layer)
     ]
     if unsupported:
-        names = ", ".join(registry.describe(layer) for layer in unsupported)
+        names = ", ".join(_layers.describe(layer) for layer in unsupported)
         supported = sorted(selected - {layer.name for layer in unsupported})
         raise ValueError(
             f"TF-MOT cannot quantize these layers: {names}. Quantize the others "

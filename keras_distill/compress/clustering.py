@@ -16,7 +16,8 @@ error naming them, unless listed in `skip_layers`.
 
 from keras_distill._compat import import_tfmot
 from keras_distill._numbers import check_int
-from keras_distill.compress import registry
+from keras_distill.compress import _checks
+from keras_distill.compress import _layers
 
 CENTROID_INITS = {
     "kmeans++": "KMEANS_PLUS_PLUS",
@@ -77,7 +78,7 @@ def cluster(
     ```
     """
     tfmot = import_tfmot()
-    registry.check_student(student, "student", "cluster")
+    _checks.check_student(student, "student", "cluster")
     if not isinstance(preserve_sparsity, bool):
         raise TypeError(
             f"`preserve_sparsity` must be a bool, got {preserve_sparsity!r}."
@@ -94,7 +95,7 @@ def cluster(
         raise ValueError(
             f"`init` must be one of {sorted(CENTROID_INITS)}, got {init!r}."
         )
-    skip = registry.check_layer_names(student, skip_layers, "skip_layers")
+    skip = _checks.check_layer_names(student, skip_layers, "skip_layers")
     clustering = tfmot.clustering.keras
     centroid_init = getattr(clustering.CentroidInitialization, CENTROID_INITS[init])
 
@@ -106,8 +107,8 @@ def cluster(
             preserve_sparsity=preserve_sparsity,
         )
 
-    return registry.wrap_layers(
-        registry.copy_model(student),
+    return _layers.wrap_layers(
+        _layers.copy_model(student),
         wrap,
         skip,
         action="cluster",
@@ -139,7 +140,7 @@ def strip_clustering(model):
     ```
     """
     tfmot = import_tfmot()
-    registry.check_student(
+    _checks.check_student(
         model,
         "model",
         "strip",

@@ -1,7 +1,7 @@
 """Magnitude pruning of a student while it is distilled, on either Keras.
 
 One API, two engines, picked by the Keras that keras_distill runs on (see
-`compress/registry.py`):
+`compress/_engine.py`):
 
 - Keras 3: our engine (`compress/_keras3/pruning.py`). It keeps the student's
   own layers and puts a magnitude mask on each prunable kernel, applied by the
@@ -31,7 +31,8 @@ import os
 from keras_distill._numbers import check_int
 from keras_distill._numbers import check_real
 from keras_distill._optional import missing_message
-from keras_distill.compress import registry
+from keras_distill.compress import _checks
+from keras_distill.compress import _engine
 
 SCHEDULES = ("polynomial", "constant")
 STRUCTURES = (None, "2:4")
@@ -162,8 +163,8 @@ def prune(
     print(sparsity_report(final))
     ```
     """
-    engine = registry.engine()
-    registry.check_student(
+    engine = _engine.engine()
+    _checks.check_student(
         student, "student", "prune", graph_only=not engine.PRUNES_SUBCLASSED
     )
     target_sparsity = _check_structure(structure, target_sparsity)
@@ -177,7 +178,7 @@ def prune(
         end_step=end_step,
         frequency=frequency,
     )
-    skip = registry.check_layer_names(student, skip_layers, "skip_layers")
+    skip = _checks.check_layer_names(student, skip_layers, "skip_layers")
     return engine.prune(
         student,
         _make_schedule(engine, schedule, **schedule_args),
@@ -228,7 +229,7 @@ def pruning_callbacks(log_dir: str | None = None) -> list:
                 )
                 + " Or pass log_dir=None."
             )
-    return registry.engine().pruning_callbacks(log_dir)
+    return _engine.engine().pruning_callbacks(log_dir)
 
 
 def strip_pruning(model):
@@ -255,8 +256,8 @@ def strip_pruning(model):
     final = strip_pruning(distiller.student)
     ```
     """
-    engine = registry.engine()
-    registry.check_student(
+    engine = _engine.engine()
+    _checks.check_student(
         model,
         "model",
         "strip",

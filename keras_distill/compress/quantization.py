@@ -4,7 +4,7 @@ QAT puts fake quantization (int8 weights, 8-bit activations) into the student's
 forward pass, so it learns weights that survive int8 conversion; the converted
 `.tflite` file then runs integer kernels with the ranges learned in training.
 One API, two engines, picked by the Keras that keras_distill runs on (see
-`compress/registry.py`):
+`compress/_engine.py`):
 
 - Keras 3: our engine (`compress/_keras3/qat.py`): the graph is rebuilt with
   fake-quantized layers, BatchNormalization folded into the Conv or Dense
@@ -31,7 +31,9 @@ import numpy as np
 from keras_distill import _compat
 from keras_distill._compat import keras
 from keras_distill._numbers import check_int
-from keras_distill.compress import registry
+from keras_distill.compress import _checks
+from keras_distill.compress import _engine
+from keras_distill.compress import _layers
 
 PRESERVE = ("none", "sparsity", "clusters", "sparse_clusters")
 
@@ -113,8 +115,8 @@ def quantize(
     )
     ```
     """
-    engine = registry.engine()
-    registry.check_student(student, "student", "quantize")
+    engine = _engine.engine()
+    _checks.check_student(student, "student", "quantize")
     if preserve not in PRESERVE:
         raise ValueError(
             f"`preserve` must be one of {PRESERVE}, got {preserve!r}: 'sparsity' "
@@ -142,7 +144,7 @@ def quantize(
             "it keeps BatchNormalization unfolded and in training mode. Remove "
             "the argument, or run on Keras 3 (without TF_USE_LEGACY_KERAS=1)."
         )
-    names = registry.check_layer_names(student, layers, "layers")
+    names = _checks.check_layer_names(student, layers, "layers")
     if layers is not None and not names:
         raise ValueError(
             "`layers` is empty, so nothing would be quantized. Pass None to "
@@ -159,7 +161,7 @@ def _warn_untrained_batch_norm(student, names) -> None:
     """Warns about BatchNormalization layers still at their initial statistics."""
     untrained = [
         layer.name
-        for layer in registry.walk_layers(student)
+        for layer in _layers.walk_layers(student)
         if isinstance(layer, keras.layers.BatchNormalization)
         and (names is None or layer.name in names)
         and np.all(layer.moving_mean.numpy() == 0.0)
@@ -213,7 +215,7 @@ def calibrate(model, x, batch_size: int = 32, steps: int | None = None):
             "tf_keras, TF-MOT learns its ranges during training only. Train the "
             "model from `quantize` (a few hundred steps), or run on Keras 3."
         )
-    if not registry.is_qat_model(model):
+    if not _engine.is_qat_model(model):
         raise ValueError(
             f"`calibrate` takes a model returned by `quantize`, but {model.name!r} "
             "has no quantization-aware layers. Call `quantize(student)` first."

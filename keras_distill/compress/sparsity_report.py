@@ -12,7 +12,8 @@ import numpy as np
 
 from keras_distill import _compat
 from keras_distill._compat import keras
-from keras_distill.compress import registry
+from keras_distill.compress import _engine
+from keras_distill.compress import _layers
 
 
 def sparsity_report(model) -> dict[str, dict]:
@@ -66,9 +67,9 @@ def _add_layers(model, prefix: str, report: dict) -> None:
         if isinstance(layer, keras.Model):
             _add_layers(layer, f"{prefix}{layer.name}/", report)
             continue
-        inner = registry.inner_layer(layer)
+        inner = _layers.inner_layer(layer)
         name, weights = inner.name, layer.weights
-        native = registry.native_float_layer(layer)
+        native = _engine.native_float_layer(layer)
         if native is not None:
             # Our Keras 3 QAT layers: the float layer's own weights, under its
             # own name; their masks of the zeros (pruning-preserving QAT) and

@@ -17,11 +17,11 @@ int8 after training instead, calibrated on training examples.
 import dataclasses
 
 from keras_distill._compat import keras
+from keras_distill.compress import engine_name
 from keras_distill.compress import prune
 from keras_distill.compress import pruning_callbacks
 from keras_distill.compress import pruning_end_step
 from keras_distill.compress import quantize
-from keras_distill.compress import registry
 from keras_distill.compress import sparsity_report
 from keras_distill.compress import strip_pruning
 from keras_distill.demo import dataset
@@ -178,7 +178,7 @@ def compress(
             model = distiller.student
     return CompressResult(
         model=model,
-        engine=registry.engine_name(),
+        engine=engine_name(),
         pruned=sparsity > 0,
         qat=quantization == "int8" and qat_error is None,
         target_sparsity=float(sparsity),

@@ -12,7 +12,7 @@ import pathlib
 
 from keras_distill import _compat
 from keras_distill._atomic import prepare_output_path
-from keras_distill.compress import registry
+from keras_distill.compress import engine_name
 from keras_distill.demo import methods
 from keras_distill.demo import presets
 from keras_distill.demo.config import DemoConfig
@@ -117,7 +117,7 @@ def make_plan(config: DemoConfig | None = None) -> Plan:
         output_dir=prepare_output_dir(config.output_dir),
         latency_runs=FAST_LATENCY_RUNS if config.fast else LATENCY_RUNS,
         keras=_compat.flavour_name(),
-        engine=registry.engine_name(),
+        engine=engine_name(),
     )
 
 

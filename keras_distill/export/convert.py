@@ -34,7 +34,8 @@ from ai_edge_litert.interpreter import Interpreter
 from keras_distill import _atomic
 from keras_distill import _compat
 from keras_distill._numbers import check_int
-from keras_distill.compress import registry
+from keras_distill.compress import _engine
+from keras_distill.compress import _layers
 from keras_distill.export import _examples
 from keras_distill.export import converter_log
 from keras_distill.export import recurrent
@@ -57,7 +58,7 @@ def is_qat_model(model) -> bool:
     tf_keras, our fake-quantized layers on Keras 3): it exports as int8 with
     the ranges it learned, so it needs no representative data.
     """
-    return registry.is_qat_model(model)
+    return _engine.is_qat_model(model)
 
 
 def default_tflite_path(model, quantization: str) -> pathlib.Path:
@@ -73,7 +74,7 @@ def _check_options(model, quantization, representative_data, int8_io, samples):
         )
     # Our Keras 3 engine keeps the student's layers and its kernels hold the
     # zeros, so only TF-MOT's wrappers stand between a pruned model and export.
-    if _compat.LEGACY_KERAS and registry.is_pruned(model):
+    if _compat.LEGACY_KERAS and _engine.is_pruned(model):
         raise ValueError(
             "`model` still has pruning wrappers (PruneLowMagnitude). Remove them "
             "before export with keras_distill.compress.strip_pruning(model); the "
@@ -125,7 +126,7 @@ def _check_normalization_for_int8(model) -> None:
     every other feature. Measured on sklearn digits: 9% accuracy instead of 89%.
     """
     keras = _compat.keras
-    for layer in registry.walk_layers(model):
+    for layer in _layers.walk_layers(model):
         if not isinstance(layer, keras.layers.Normalization) or layer.invert:
             continue
         variance = getattr(layer, "variance", None)

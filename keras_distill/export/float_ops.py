@@ -24,7 +24,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 from ai_edge_litert.interpreter import OpResolverType
 
-from keras_distill.compress import registry
+from keras_distill.compress import _layers
 
 _FLOAT_KINDS = "fc"  # float16/32/64 and complex
 _SEGMENT = re.compile(r"[/;:]")
@@ -34,7 +34,7 @@ _RETRACE_SUFFIX = re.compile(r"_\d+$")
 def layer_names(model) -> list[str]:
     """The names of every layer of `model`, nested models included: what
     `find_float_ops` matches tensor names against."""
-    return [layer.name for layer in registry.walk_layers(model)]
+    return [layer.name for layer in _layers.walk_layers(model)]
 
 
 def _is_float(detail: dict) -> bool:

@@ -36,7 +36,7 @@ from ai_edge_litert.interpreter import OpResolverType
 
 from keras_distill import _compat
 from keras_distill._compat import keras
-from keras_distill.compress import registry
+from keras_distill.compress import _engine
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +150,7 @@ def _computes_its_inner_layer(layer) -> bool:
     """
     if isinstance(layer, keras.layers.Wrapper):
         return not isinstance(layer, keras.layers.Bidirectional)
-    return registry.is_fused_quantize(layer)
+    return _engine.is_fused_quantize(layer)
 
 
 def _walk(layer, path: str, rows: list, calls=None) -> None:

@@ -22,7 +22,7 @@ weights.
 """
 
 from keras_distill._compat import keras
-from keras_distill.compress import registry
+from keras_distill.compress import _layers
 
 
 def _recurrent_layers(model) -> list:
@@ -31,8 +31,8 @@ def _recurrent_layers(model) -> list:
     A Bidirectional layer yields its forward and backward layers.
     """
     found = []
-    for layer in registry.walk_layers(model):
-        inner = registry.inner_layer(layer)
+    for layer in _layers.walk_layers(model):
+        inner = _layers.inner_layer(layer)
         if isinstance(inner, keras.layers.Bidirectional):
             found.append((inner, inner.forward_layer))
             found.append((inner, inner.backward_layer))

@@ -16,11 +16,11 @@ from conftest import tf_keras_only
 from keras_distill import Distiller
 from keras_distill import _compat
 from keras_distill._compat import keras
+from keras_distill.compress import _engine
 from keras_distill.compress import prune
 from keras_distill.compress import pruning
 from keras_distill.compress import pruning_callbacks
 from keras_distill.compress import pruning_end_step
-from keras_distill.compress import registry
 from keras_distill.compress import sparsity_report
 from keras_distill.compress import strip_pruning
 
@@ -292,7 +292,7 @@ def test_prune_sequential_and_nested_models():
         names = [layer.name for layer in pruned_sequential.layers]
         assert names == ["prune_low_magnitude_a"]
     else:
-        assert registry.is_pruned(pruned_sequential)
+        assert _engine.is_pruned(pruned_sequential)
 
 
 # ----------------------------------------------------------------- callbacks

@@ -19,7 +19,7 @@ Step semantics and masks follow TF-MOT exactly: see `magnitude_mask.py`.
 from collections.abc import Iterable
 
 from keras_distill._compat import keras
-from keras_distill.compress import registry
+from keras_distill.compress import _layers
 from keras_distill.compress._keras3.magnitude_mask import MagnitudeMask
 from keras_distill.compress._keras3.pruning_schedule import PruningSchedule
 
@@ -256,13 +256,13 @@ def prune(
     if unknown:
         raise ValueError(
             "The Keras 3 pruning engine cannot prune these layers, which have "
-            f"kernels it does not know: {', '.join(map(registry.describe, unknown))}. "
+            f"kernels it does not know: {', '.join(map(_layers.describe, unknown))}. "
             "List them in `skip_layers` to keep them dense, or give their class "
             "a `get_prunable_weights()` method returning the kernels to prune."
         )
     if m_by_n is not None:
         bad = [
-            f"{registry.describe(layer)} kernel shape {tuple(weight.shape)}"
+            f"{_layers.describe(layer)} kernel shape {tuple(weight.shape)}"
             for layer, weight in kernels
             if len(weight.shape) not in (2, 4)
         ]
@@ -343,7 +343,7 @@ def _copy(model, values=None):
     so nested models are not shared); a subclassed model is rebuilt from its
     `get_config()` and build config.
     """
-    if registry.is_graph_model(model):
+    if _layers.is_graph_model(model):
         copy = keras.models.clone_model(model, recursive=True)
     else:
         try:
@@ -373,7 +373,7 @@ def _copy(model, values=None):
             "objects across models."
         )
     values = values or [None] * len(source)
-    registry.set_weights(
+    _layers.set_weights(
         copy, [w.numpy() if v is None else v for w, v in zip(source, values)]
     )
     return copy

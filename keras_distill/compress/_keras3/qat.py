@@ -36,7 +36,7 @@ calibration data. The activation ranges come from training batches (see
 import numpy as np
 
 from keras_distill._compat import keras
-from keras_distill.compress import registry
+from keras_distill.compress import _layers
 from keras_distill.compress._keras3.quantized_einsum_dense import QuantizedEinsumDense
 from keras_distill.compress._keras3.quantized_embedding import QuantizedEmbedding
 from keras_distill.compress._keras3.quantized_multi_head_attention import (
@@ -325,7 +325,7 @@ def _functional_copy(student):
     if isinstance(student, keras.Sequential):
         model = keras.Model(student.inputs, student.outputs, name=student.name)
     copy = keras.models.clone_model(model, input_tensors=_inputs_like(model))
-    registry.set_weights(copy, student.get_weights())
+    _layers.set_weights(copy, student.get_weights())
     return copy
 
 
