@@ -2,7 +2,9 @@
 
 The Keras flavour is fixed per process (see keras_distill/_compat.py), so the suite
 runs twice: `pytest` (Keras 3) and `TF_USE_LEGACY_KERAS=1 pytest` (tf_keras). Tests
-that only make sense in one flavour use the `keras3_only` / `tf_keras_only` marks.
+that only make sense in one flavour use the `keras3_only` / `tf_keras_only` marks;
+tests whose outcome does not depend on the flavour use `flavour_neutral` and run
+once.
 """
 
 import os
@@ -21,6 +23,14 @@ keras3_only = pytest.mark.skipif(
 tf_keras_only = pytest.mark.skipif(
     not _compat.LEGACY_KERAS,
     reason="needs tf_keras (TF-MOT); runs in the TF_USE_LEGACY_KERAS=1 pass",
+)
+# Tests whose outcome does not depend on the flavour of this process: pure
+# Python, or subprocesses that pick their own Keras (benchmark scripts, the
+# notebooks' kernel, the import checks that start both flavours). They run
+# once, in the Keras 3 pass.
+flavour_neutral = pytest.mark.skipif(
+    _compat.LEGACY_KERAS,
+    reason="flavour-neutral: runs once, in the Keras 3 pass",
 )
 
 # The Keras 3 engine's own tests import it at module level, and it is built on

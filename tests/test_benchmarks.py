@@ -19,6 +19,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import flavour_neutral
+
+pytestmark = flavour_neutral
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -16,8 +16,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import flavour_neutral
 
 from keras_distill import _tf_log
+
+pytestmark = flavour_neutral
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BANNER = (

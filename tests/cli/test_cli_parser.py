@@ -1,8 +1,11 @@
 """`keras-distill --help`, `python -m keras_distill`, and the Keras flavour choice."""
 
 from cli_testing import run_cli
+from conftest import flavour_neutral
 
 from keras_distill import cli
+
+pytestmark = flavour_neutral
 
 
 def test_python_m_keras_distill_help_explains_every_option():

@@ -3,11 +3,14 @@
 import dataclasses
 
 import pytest
+from conftest import flavour_neutral
 
 from keras_distill import cli
 from keras_distill.demo import config as demo_config
 from keras_distill.demo.config import DemoConfig
 from keras_distill.demo.config import UsageError
+
+pytestmark = flavour_neutral
 
 
 def test_config_round_trips_through_toml(tmp_path):

@@ -2,6 +2,9 @@
 
 The first cell of every notebook installs keras_distill from a checkout, or
 from `KERAS_DISTILL_SOURCE` (a wheel uploaded to Colab, or a Git URL). The cell
+from conftest import flavour_neutral
+
+pytestmark = flavour_neutral
 runs here with IPython's `%pip` recorded instead of run; .ci/run builds the
 wheel the cell names, so the instructions stay true.
 """

@@ -14,6 +14,9 @@ import matplotlib.image
 import nbformat
 import numpy as np
 import pytest
+from conftest import flavour_neutral
+
+pytestmark = flavour_neutral
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))

@@ -6,6 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import flavour_neutral
+
+pytestmark = flavour_neutral
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
