@@ -164,6 +164,28 @@ def is_graph_model(model) -> bool:
     return False
 
 
+# Keras has no public API for a layer's sublayers or a Functional model's
+# graph; these are the only places keras_distill reads Keras' private
+# attributes for them (tests/test_compat.py pins what they return).
+def sublayers(layer, recursive: bool = True) -> list:
+    """The layers inside `layer` (not `layer` itself), nested ones too if `recursive`.
+
+    Keras' own `_flatten_layers`: tracked sublayers, in the order they were
+    set, each once.
+    """
+    return list(layer._flatten_layers(include_self=False, recursive=recursive))
+
+
+def nodes_by_depth(model) -> dict:
+    """A Functional model's call nodes by depth (Keras' `_nodes_by_depth`)."""
+    return model._nodes_by_depth
+
+
+def inbound_nodes(layer) -> list:
+    """The nodes where `layer` was called in model graphs (`_inbound_nodes`)."""
+    return list(getattr(layer, "_inbound_nodes", []))
+
+
 def scale_loss(optimizer, loss):
     """The loss a mixed_float16 `LossScaleOptimizer` differentiates (else `loss`).
 

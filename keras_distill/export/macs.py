@@ -91,7 +91,7 @@ def _flat_shapes(tensors) -> list[tuple]:
 def _calls(layer) -> list[tuple[tuple, tuple]]:
     """(input shape, output shape) of every call of `layer` in a model graph."""
     calls = []
-    for node in getattr(layer, "_inbound_nodes", []):
+    for node in _compat.inbound_nodes(layer):
         inputs, outputs = _flat_shapes(node.input_tensors), _flat_shapes(node.outputs)
         if inputs and outputs:
             calls.append((inputs[0], outputs[0]))

@@ -18,6 +18,7 @@ Step semantics and masks follow TF-MOT exactly: see `magnitude_mask.py`.
 
 from collections.abc import Iterable
 
+from keras_distill import _compat
 from keras_distill._compat import keras
 from keras_distill.compress import _layers
 from keras_distill.compress._keras3.magnitude_mask import MagnitudeMask
@@ -322,8 +323,7 @@ def _find_kernels(model, skip):
             # Frozen kernels are never updated, so their constraint never runs.
             kernels.extend((layer, w) for w in prunable_weights(layer) if w.trainable)
             return
-        # Keras 3 has no public list of a plain layer's sublayers.
-        sublayers = layer._flatten_layers(include_self=False, recursive=False)
+        sublayers = _compat.sublayers(layer, recursive=False)
         for sublayer in sublayers:
             visit(sublayer)
         inner = {id(w) for sub in sublayers for w in sub.trainable_weights}

@@ -35,6 +35,7 @@ calibration data. The activation ranges come from training batches (see
 
 import numpy as np
 
+from keras_distill import _compat
 from keras_distill._compat import keras
 from keras_distill.compress import _layers
 from keras_distill.compress._keras3.quantized_einsum_dense import QuantizedEinsumDense
@@ -155,7 +156,7 @@ def is_qat_model(model) -> bool:
     """Whether `model` holds layers of this engine (was made by `quantize`)."""
     return any(
         isinstance(layer, _QAT_LAYERS)
-        for layer in model._flatten_layers(include_self=False)
+        for layer in _compat.sublayers(model)
     )
 
 
@@ -302,7 +303,7 @@ def calibrate(model, x, batch_size: int = 32, steps: int | None = None):
     x = np.asarray(x)
     quantizers = [
         layer
-        for layer in model._flatten_layers(include_self=False)
+        for layer in _compat.sublayers(model)
         if isinstance(layer, ActivationQuantizer)
     ]
     count = -(-len(x) // batch_size)
@@ -346,7 +347,7 @@ class _Graph:
     def __init__(self, model):
         self.nodes = {}  # layer name -> its call nodes in this model
         self.consumers = {}  # id(tensor) -> layers that take it
-        for nodes in model._nodes_by_depth.values():
+        for nodes in _compat.nodes_by_depth(model).values():
             for node in nodes:
                 self.nodes.setdefault(node.operation.name, []).append(node)
                 for tensor in node.input_tensors:
