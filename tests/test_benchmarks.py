@@ -304,3 +304,17 @@ def test_docs_quote_the_committed_methods_results():
     teachers = re.search(r"digits: labels [\d.]+ % > teacher ([\d.]+) %", docs)
     logged = re.search(r"digits: ([\d.]+) %", _read(RESULTS, "methods.md"))
     assert teachers[1] == logged[1]
+
+
+def test_docs_quote_the_sequences_tables_of_the_committed_log():
+    out = run_script(
+        "sequences.py", "--report", os.path.join(RESULTS, "sequences.jsonl")
+    )
+    docs = _read(ROOT, "docs", "sequences.md")
+    for header in (
+        "| student | params |",
+        "| student | seed |",
+        "| model | paper % |",
+        "| target | met |",
+    ):
+        assert markdown_table(docs, header) == markdown_table(out, header), header
