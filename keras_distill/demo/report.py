@@ -118,12 +118,11 @@ def model_entry(
     return entry
 
 
-def build_report(plan, data, teacher, baseline, student, compressed, files) -> dict:
-    """`report.json`, made from the plan and the stages' results in one place.
+def model_entries(plan, teacher, baseline, student, compressed, files) -> list[dict]:
+    """`report.json`'s `models`: one entry per model, from the stages' results.
 
     Args:
         plan: the run's `Plan`.
-        data: the `DataBundle`.
         teacher: the teacher stage's `TeacherResult`.
         baseline: the label-only `StudentResult`.
         student: the distilled `StudentResult`.
@@ -132,8 +131,8 @@ def build_report(plan, data, teacher, baseline, student, compressed, files) -> d
             teacher's may be missing, with its `teacher_error`).
 
     Returns:
-        The report dict, without `input_pipeline`, `elapsed_seconds` and
-        `files.plots` (the run adds them in its report stage).
+        `[teacher, baseline_student, distilled_student, compressed_student]`
+        entries (see `model_entry`).
     """
     output_dir = plan.output_dir
     teacher_file = getattr(files, "teacher", None)
@@ -167,11 +166,39 @@ def build_report(plan, data, teacher, baseline, student, compressed, files) -> d
         ),
     ]
     models[-1]["sparsity"] = compressed.sparsity
-    histories = {
-        "baseline": baseline.history,
-        "distil": student.history,
-        **compressed.histories,
-    }
+    return models
+
+
+def history_entries(baseline, student, compressed) -> dict:
+    """`report.json`'s `history`: per-epoch logs of every training stage."""
+    return jsonable_histories(
+        {
+            "baseline": baseline.history,
+            "distil": student.history,
+            **compressed.histories,
+        }
+    )
+
+
+def build_report(
+    plan, data, teacher, compressed, *, models, history, input_pipeline, plots, elapsed
+) -> dict:
+    """`report.json`, made from the plan and the stages' results in one place.
+
+    Args:
+        plan: the run's `Plan`.
+        data: the `DataBundle`.
+        teacher: the teacher stage's `TeacherResult`.
+        compressed: the `CompressResult`.
+        models: `model_entries(...)`.
+        history: `history_entries(...)`.
+        input_pipeline: the input-pipeline stage's dict (`run.input_pipeline`).
+        plots: paths of the plots drawn from `models` and `history`.
+        elapsed: seconds per stage, and `total`.
+
+    Returns:
+        The report dict, as written to `report.json`.
+    """
     return {
         "dataset": {
             "name": data.name,
@@ -190,9 +217,14 @@ def build_report(plan, data, teacher, baseline, student, compressed, files) -> d
             "quantization": plan.config.quantization,
         },
         "teacher_source": teacher.source,
+        "input_pipeline": input_pipeline,
         "models": models,
-        "files": {"labels": "labels.txt", "plots": []},
-        "history": jsonable_histories(histories),
+        "files": {
+            "labels": "labels.txt",
+            "plots": [pathlib.Path(path).name for path in plots],
+        },
+        "history": history,
+        "elapsed_seconds": elapsed,
     }
 
 

@@ -324,34 +324,36 @@ def run_demo(config: DemoConfig | None = None) -> dict:
     clock.done("compress", compressed.describe())
     files = export_files(plan, data, student, compressed, teacher)
     clock.done("export", _export_line(files))
-    report = run_report.build_report(
-        plan, data, teacher, labels_only, student, compressed, files
+    pipeline = input_pipeline(data, student)
+    print("  " + run_report.input_pipeline_line(pipeline, data), flush=True)
+    models = run_report.model_entries(
+        plan, teacher, labels_only, student, compressed, files
     )
-    report["input_pipeline"] = input_pipeline(data, student)
-    print(
-        "  " + run_report.input_pipeline_line(report["input_pipeline"], data),
-        flush=True,
-    )
+    history = run_report.history_entries(labels_only, student, compressed)
+    title = f"{data.name}: {plan.method.name}"
     figures = [
         plots.plot_accuracy_vs_size(
-            report["models"],
-            plan.output_dir / "accuracy_vs_size.png",
-            f"{data.name}: {plan.method.name}",
+            models, plan.output_dir / "accuracy_vs_size.png", title
         ),
         plots.plot_accuracy_vs_latency(
-            report["models"],
-            plan.output_dir / "accuracy_vs_latency.png",
-            f"{data.name}: {plan.method.name}",
+            models, plan.output_dir / "accuracy_vs_latency.png", title
         ),
         plots.plot_training_curves(
-            report["history"],
-            plan.output_dir / "training_curves.png",
-            f"{data.name}: {plan.method.name}",
+            history, plan.output_dir / "training_curves.png", title
         ),
     ]
-    report["files"]["plots"] = [figure.name for figure in figures]
     clock.done("report", f"{plan.output_dir / 'report.json'}, {len(figures)} plots")
-    report["elapsed_seconds"] = {**clock.seconds, "total": clock.total()}
+    report = run_report.build_report(
+        plan,
+        data,
+        teacher,
+        compressed,
+        models=models,
+        history=history,
+        input_pipeline=pipeline,
+        plots=figures,
+        elapsed={**clock.seconds, "total": clock.total()},
+    )
     run_report.write_json_atomic(plan.output_dir / "report.json", report)
     print()
     print(run_report.TABLE_CAPTION)

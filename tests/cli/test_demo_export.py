@@ -21,6 +21,8 @@ from keras_distill.demo.report import EXPORT_KEYS
 from keras_distill.demo.report import build_report
 from keras_distill.demo.report import check_report
 from keras_distill.demo.report import format_table
+from keras_distill.demo.report import history_entries
+from keras_distill.demo.report import model_entries
 from keras_distill.export import TFLiteConversionError
 from keras_distill.export import count_macs
 
@@ -51,10 +53,17 @@ def _results(digits):
 
 
 def _report(plan, digits, teacher, student, compressed, files):
-    report = build_report(plan, digits, teacher, student, student, compressed, files)
-    report["input_pipeline"] = run.input_pipeline(digits, student)
-    report["elapsed_seconds"] = {"total": 1.0}
-    return report
+    return build_report(
+        plan,
+        digits,
+        teacher,
+        compressed,
+        models=model_entries(plan, teacher, student, student, compressed, files),
+        history=history_entries(student, student, compressed),
+        input_pipeline=run.input_pipeline(digits, student),
+        plots=[],
+        elapsed={"total": 1.0},
+    )
 
 
 def _spy_on_export(monkeypatch, fail_for=None):
