@@ -154,10 +154,7 @@ def _wrappable(layer) -> bool:
 
 def is_qat_model(model) -> bool:
     """Whether `model` holds layers of this engine (was made by `quantize`)."""
-    return any(
-        isinstance(layer, _QAT_LAYERS)
-        for layer in _compat.sublayers(model)
-    )
+    return any(isinstance(layer, _QAT_LAYERS) for layer in _compat.sublayers(model))
 
 
 _QAT_LAYERS = (
