@@ -16,9 +16,9 @@ out were measured on TF 2.21 with both Keras flavours (see docs/export.md):
   modes on both flavours, keep the free batch axis and carry no state between
   calls. The file grows with the number of time steps, which must be fixed.
 
-The student itself is not changed: conversion runs on a copy whose recurrent
-layers are rebuilt from their config with `unroll=True` and given the same
-weights.
+The student itself is not changed: conversion runs on a copy of every layer,
+the recurrent ones rebuilt from their config with `unroll=True`, with the
+same weights.
 """
 
 from keras_distill._compat import keras
@@ -103,25 +103,20 @@ def _unrolled_layer(layer):
 def unrolled(model):
     """A copy of `model` whose recurrent layers have `unroll=True`, same weights.
 
-    Every other layer is shared with `model`, not copied. A model without
-    recurrent layers is returned as it is.
+    Every layer is copied, none is shared: calling one of `model`'s layers in
+    the copy would add a call to it in `model` (its MACs, counted per call,
+    would double). A model without recurrent layers is returned as it is.
     """
     if not has_recurrent_layers(model):
         return model
-    rebuilt = []
 
     def clone_function(layer):
         if isinstance(layer, keras.Model):
-            if not has_recurrent_layers(layer):
-                return layer
             return keras.models.clone_model(layer, clone_function=clone_function)
         if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
-            new = _unrolled_layer(layer)
-            rebuilt.append((layer, new))
-            return new
-        return layer
+            return _unrolled_layer(layer)
+        return type(layer).from_config(layer.get_config())
 
     copy = keras.models.clone_model(model, clone_function=clone_function)
-    for old, new in rebuilt:
-        new.set_weights(old.get_weights())
+    _layers.set_weights(copy, model.get_weights())
     return copy
