@@ -4,6 +4,7 @@ import math
 import numbers
 import warnings
 
+import numpy as np
 import tensorflow as tf
 
 from keras_distill import _compat
@@ -12,7 +13,9 @@ from keras_distill.distiller._inspect import io_shapes
 from keras_distill.teacher_cache import check_cached_teacher
 
 
-def check_models(student, teacher, cached_teacher, augmentation) -> list:
+def check_models(
+    student, teacher, cached_teacher, augmentation, teacher_input=None
+) -> list:
     """Checks the student and teacher(s) and returns the teachers as a list.
 
     Args:
@@ -20,6 +23,8 @@ def check_models(student, teacher, cached_teacher, augmentation) -> list:
         teacher: the `teacher` argument: a model, a list of models, or None.
         cached_teacher: bool, whether the teacher's logits come with the data.
         augmentation: the checked `augmentation` argument.
+        teacher_input: None, or the callable mapping the student's inputs to
+            the teacher's. Defaults to None.
 
     Returns:
         A list of teacher models; empty with `cached_teacher`.
@@ -27,8 +32,8 @@ def check_models(student, teacher, cached_teacher, augmentation) -> list:
     Raises:
         ValueError, TypeError: for a missing or non-model student or teacher, a
             model of the other Keras flavour, the same model as both, input or
-            output shapes that differ, or a teacher or augmentation with
-            `cached_teacher`.
+            output shapes that differ (input shapes: after `teacher_input`), a
+            teacher, augmentation or `teacher_input` with `cached_teacher`.
     """
     _compat.check_model(student, "student")
     if cached_teacher:
@@ -41,8 +46,48 @@ def check_models(student, teacher, cached_teacher, augmentation) -> list:
             "`teacher` and `student` are the same model object. Distil into a "
             "separate, usually smaller, student model."
         )
-    _check_shapes(student, teachers)
+    if teacher_input is not None:
+        _check_teacher_input(student, teachers, teacher_input, cached_teacher)
+    _check_shapes(student, teachers, check_inputs=teacher_input is None)
     return teachers
+
+
+def _check_teacher_input(student, teachers, teacher_input, cached_teacher):
+    """`teacher_input` is a callable whose outputs the teachers can read."""
+    if cached_teacher:
+        raise ValueError(
+            "`teacher_input` maps the student's inputs for a live teacher, but "
+            "`cached_teacher=True` trains on teacher logits computed ahead of "
+            "time. Apply the mapping when you compute them (in the inputs you "
+            "give `cache_teacher_outputs`'s teacher), and leave teacher_input=None."
+        )
+    if not callable(teacher_input):
+        raise TypeError(
+            "`teacher_input` must be a callable (a function or a Keras layer) "
+            "that maps a batch of the student's inputs to the teacher's, got "
+            f"{type(teacher_input).__name__}: {teacher_input!r}."
+        )
+    student_in = io_shapes(student, "inputs")
+    if len(student_in) != 1 or None in student_in[0][1:]:
+        return  # several or free-length inputs: nothing fixed to try it on
+    example = np.zeros((1, *student_in[0][1:]), _compat.keras.backend.floatx())
+    try:
+        mapped = teacher_input(example)
+    except Exception as error:
+        raise ValueError(
+            "`teacher_input` failed on a batch shaped like the student's inputs "
+            f"{(None, *student_in[0][1:])}: {type(error).__name__}: {error}"
+        ) from error
+    got = tuple(mapped.shape)[1:]
+    for teacher in teachers:
+        (teacher_in, *rest) = io_shapes(teacher, "inputs") or [None]
+        if teacher_in is not None and not rest and got != tuple(teacher_in[1:]):
+            raise ValueError(
+                f"`teacher_input` maps the student's inputs {student_in[0]} to "
+                f"{(None, *got)}, but the teacher {teacher.name!r} reads "
+                f"{teacher_in}. Make teacher_input return the teacher's input "
+                "shape."
+            )
 
 
 def _as_list(teacher):
@@ -53,20 +98,22 @@ def _as_list(teacher):
     return [teacher]
 
 
-def _check_shapes(student, teachers):
+def _check_shapes(student, teachers, check_inputs=True):
     student_in = io_shapes(student, "inputs")
     student_out = io_shapes(student, "outputs")
     for teacher in teachers:
         teacher_in = io_shapes(teacher, "inputs")
         if (
-            student_in
+            check_inputs
+            and student_in
             and teacher_in
             and [s[1:] for s in student_in] != [s[1:] for s in teacher_in]
         ):
             raise ValueError(
                 "Teacher and student input shapes differ. Teacher: "
                 f"{teacher_in}, Student: {student_in}. Both must read the same "
-                "inputs; put any resizing inside the models."
+                "inputs, or pass `teacher_input=`, a callable that maps the "
+                "student's inputs to the teacher's (e.g. keras.layers.Resizing)."
             )
         teacher_out = io_shapes(teacher, "outputs")
         if len(teachers) > 1 and teacher_out != io_shapes(teachers[0], "outputs"):

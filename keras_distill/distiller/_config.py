@@ -30,6 +30,11 @@ def constructor_config(distiller) -> dict:
         "teacher_weights": distiller.teacher_weights,
         "cached_teacher": distiller.cached_teacher,
         "augmentation": None if augmentation is None else serialize(augmentation),
+        "teacher_input": (
+            None
+            if distiller.teacher_input is None
+            else serialize(distiller.teacher_input)
+        ),
     }
 
 
@@ -53,8 +58,9 @@ def constructor_arguments(config) -> dict:
     config["distillation_losses"] = [
         deserialize(loss) for loss in config["distillation_losses"]
     ]
-    if config.get("augmentation") is not None:
-        config["augmentation"] = deserialize(config["augmentation"])
+    for name in ("augmentation", "teacher_input"):
+        if config.get(name) is not None:
+            config[name] = deserialize(config[name])
     return config
 
 

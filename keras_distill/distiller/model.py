@@ -94,6 +94,15 @@ class Distiller(keras.Model):
             `(x, y, teacher_logits)`, as `keras_distill.cache_teacher_outputs`
             returns, for `fit` and `evaluate` alike. Only for inputs that are
             not augmented, and for losses on the logits. Defaults to False.
+        teacher_input: None, or a callable that maps each batch of the
+            student's inputs (after `augmentation`) to the teacher's inputs,
+            for a teacher that reads other inputs than the student: another
+            resolution (`keras.layers.Resizing(224, 224)`), a longer sequence,
+            its own preprocessing. Checked against the teacher's input shape
+            when the Distiller is built. Saved with the Distiller when Keras
+            can serialize it (a Keras layer, or a function registered with
+            `keras.saving.register_keras_serializable`). Defaults to None (the
+            teacher reads the student's inputs, whose shapes must match).
         **kwargs: passed to `keras.Model` (`name`, ...).
 
     Raises:
@@ -128,12 +137,15 @@ class Distiller(keras.Model):
         teacher_weights=None,
         augmentation=None,
         cached_teacher: bool = False,
+        teacher_input=None,
         **kwargs,
     ):
         temperature = check_temperature(temperature)
         augmentation = check_augmentation(augmentation)
         alpha = check_alpha(alpha)
-        teachers = check_models(student, teacher, cached_teacher, augmentation)
+        teachers = check_models(
+            student, teacher, cached_teacher, augmentation, teacher_input
+        )
         warn_if_softmax(student, teachers, stacklevel=2)
         super().__init__(**kwargs)
         self.student = student
@@ -145,6 +157,7 @@ class Distiller(keras.Model):
             teacher_weights, len(teachers)
         )
         self.augmentation = augmentation
+        self.teacher_input = teacher_input
         # Plain tf.Variables, read inside the compiled step: callbacks and schedules
         # assign them without retracing, and they are not mixed into the weights.
         self._temperature = tf.Variable(
@@ -412,7 +425,7 @@ class Distiller(keras.Model):
             self._teacher_layers,
             self.teacher_weights,
             self._temperature,
-            x,
+            x if self.teacher_input is None else self.teacher_input(x),
         )
         return x, y, sample_weight, teacher, mixing
 
