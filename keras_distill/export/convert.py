@@ -409,8 +409,9 @@ def run_converter(
             raise TFLiteConversionError(
                 f"`int8_io=True` was asked, but the converted file has {in_dtype} "
                 f"input and {out_dtype} output: the model's first or last layer "
-                "was not quantized (for QAT models, a layer quantize_model left "
-                "in float, such as Normalization). Export with int8_io=False. "
+                "was not quantized (for QAT models, a layer `compress.quantize` "
+                "left in float, such as Normalization: the report's float_ops "
+                "names them). Export with int8_io=False. "
                 "Nothing was written."
             )
     if strict:
