@@ -2,12 +2,18 @@
 
 Like `FusedQuantize` for Dense: the kernel is fake-quantized per tensor,
 symmetric and narrow-range, the output per tensor and asymmetric (Jacob et al.
-2018, arXiv:1712.05877). TFLite's converter lowers an EinsumDense of a
-Transformer (`abc,cde->abde`, `abcd,cde->abe`, `abc,cd->abd`) to RESHAPE and
-FULLY_CONNECTED, which it then runs in int8 with these ranges (measured:
-equal to Keras to the last bit on the tested equations). Per-channel ranges
-do not convert on FULLY_CONNECTED, as for Dense.
+2018, arXiv:1712.05877). An equation that is a matrix product, as those of
+a Transformer (`abc,cde->abde`, `abcd,cde->abe`, `abc,cd->abd`: the input's
+last axes contracted with the kernel's first), is computed on the input
+flattened to a matrix, with the bias, activation and output quantizer before
+the reshape back (`quantizers.matrix_rows`), and with a free batch size
+TFLite's converter runs it as one int8 FULLY_CONNECTED (with the bias added
+after the reshape back it stayed float on dequantized weights; measured,
+docs/compression.md). Other equations keep `einsum`. Per-channel ranges do
+not convert on FULLY_CONNECTED, as for Dense.
 """
+
+import numpy as np
 
 from keras_distill._compat import keras
 from keras_distill.compress._keras3.quantizers import FUSED_ACTIVATIONS
@@ -15,6 +21,8 @@ from keras_distill.compress._keras3.quantizers import ActivationQuantizer
 from keras_distill.compress._keras3.quantizers import activate_and_quantize
 from keras_distill.compress._keras3.quantizers import add_sparsity_mask
 from keras_distill.compress._keras3.quantizers import fake_quant_weights
+from keras_distill.compress._keras3.quantizers import matrix_rows
+from keras_distill.compress._keras3.quantizers import restore_rows
 
 
 @keras.saving.register_keras_serializable(package="keras_distill")
@@ -67,12 +75,30 @@ class QuantizedEinsumDense(keras.layers.Layer):
         kernel = self.layer.kernel
         if self.sparsity_mask is not None:
             kernel = kernel * self.sparsity_mask
-        y = keras.ops.einsum(
-            self.layer.equation, inputs, fake_quant_weights(kernel, None)
+        bias = self.layer.bias
+        axes = matrix_product_axes(self.layer.equation)
+        if axes is None or (bias is not None and len(bias.shape) > axes[1]):
+            y = keras.ops.einsum(
+                self.layer.equation, inputs, fake_quant_weights(kernel, None)
+            )
+            if bias is not None:
+                y = y + bias
+            return activate_and_quantize(self, y, self.activation, training)
+        contracted = axes[0]
+        columns_shape = tuple(kernel.shape[contracted:])
+        rows = int(np.prod(kernel.shape[:contracted]))
+        # Flattened first, then fake-quantized: the same per-tensor grid.
+        kernel = keras.ops.reshape(kernel, (rows, -1))
+        y = keras.ops.matmul(
+            matrix_rows(inputs, contracted), fake_quant_weights(kernel, None)
         )
-        if self.layer.bias is not None:
-            y = y + self.layer.bias
-        return activate_and_quantize(self, y, self.activation, training)
+        if bias is not None:
+            y = y + keras.ops.reshape(
+                keras.ops.broadcast_to(bias, columns_shape), (-1,)
+            )
+        y = activate_and_quantize(self, y, self.activation, training)
+        leading = len(inputs.shape) - contracted
+        return restore_rows(y, inputs, leading, columns_shape)
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
@@ -90,3 +116,35 @@ class QuantizedEinsumDense(keras.layers.Layer):
         config = dict(config)
         config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
         return cls(**config)
+
+
+def matrix_product_axes(equation: str) -> tuple[int, int] | None:
+    """`(contracted, free)` axis counts if `equation` is a matrix product of
+    the input's last axes with the kernel's first, else None.
+
+    The input is `leading + contracted` axes, the kernel `contracted + free`
+    (in the same order), the output `leading + free`: e.g. `abc,cde->abde`
+    gives (1, 2), `abcd,cde->abe` (2, 1), `...b,bc->...c` (1, 1).
+
+    Args:
+        equation: an EinsumDense equation.
+
+    Returns:
+        The two counts, or None for any other equation.
+    """
+    operands, _, output = equation.replace(" ", "").partition("->")
+    x, _, k = operands.partition(",")
+    if x.startswith("...") and output.startswith("..."):
+        x, output = x[3:], output[3:]
+    if "." in x + k + output:
+        return None
+    contracted = sum(1 for axis in x if axis in k)
+    lead, free = x[: len(x) - contracted], k[contracted:]
+    if (
+        contracted == 0
+        or k[:contracted] != x[len(x) - contracted :]
+        or output != lead + free
+        or len(set(x + k)) != len(x) + len(free)
+    ):
+        return None
+    return contracted, len(free)

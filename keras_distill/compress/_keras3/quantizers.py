@@ -282,6 +282,15 @@ class FusedQuantize(keras.layers.Layer):
         return self._scale_kernel(kernel, scale), shift
 
     def call(self, inputs, training=None):
+        if isinstance(self.layer, keras.layers.Dense) and len(inputs.shape) > 2:
+            # A Dense on (batch, ..., features) runs as one on
+            # (batch * ..., features) (see `matrix_rows`); BatchNormalization
+            # statistics over all axes but the last are the same.
+            y = self._compute(matrix_rows(inputs, 1), training)
+            return restore_rows(y, inputs, len(inputs.shape) - 1)
+        return self._compute(inputs, training)
+
+    def _compute(self, inputs, training):
         bn = self.batch_norm
         kernel, bias = self.folded_kernel_and_bias()
         y = self._op(inputs, kernel, quantized=True)
@@ -407,6 +416,45 @@ def add_sparsity_mask(owner, variable, name: str = "sparsity_mask"):
     mask.assign(keras.ops.cast(variable != 0, variable.dtype))
     variable.constraint = _MaskConstraint(mask, variable.constraint)
     return mask
+
+
+def matrix_rows(x, trailing: int):
+    """`x` as a matrix: its last `trailing` axes flattened into the columns,
+    the others into the rows.
+
+    Why: TFLite's converter makes a FULLY_CONNECTED int8 only when the bias
+    ADD and the output FakeQuant follow the matrix product directly. A Dense
+    or EinsumDense on (batch, tokens, features) with a free batch size lowers
+    to RESHAPE, FULLY_CONNECTED, RESHAPE back, then the bias ADD, which the
+    converter cannot fold: it ran in float on dequantized weights (measured,
+    TF 2.21, docs/compression.md). Computed on the rows of this matrix, with
+    bias, activation and output quantizer before `restore_rows`, the file
+    gets RESHAPE, int8 FULLY_CONNECTED, RESHAPE, the values being the same.
+
+    Args:
+        x: a tensor of rank > `trailing`.
+        trailing: how many of the last axes are the columns.
+
+    Returns:
+        A rank-2 tensor of shape (rows, product of the last `trailing` axes).
+    """
+    columns = int(np.prod(x.shape[len(x.shape) - trailing :]))
+    return keras.ops.reshape(x, (-1, columns))
+
+
+def restore_rows(y, like, leading: int, columns_shape=None):
+    """`y`, the matrix of a `matrix_rows(like, ...)` product, shaped back:
+    `like`'s first `leading` axes, then `columns_shape` (None: `y`'s columns).
+    Lengths unknown when traced (the batch, a free sequence length) are read
+    from `like` at run time."""
+    if columns_shape is None:
+        columns_shape = (y.shape[-1],)
+    lead = like.shape[:leading]
+    if all(d is not None for d in lead[1:]):
+        lead = (-1, *lead[1:])
+    else:
+        lead = keras.ops.shape(like)[:leading]
+    return keras.ops.reshape(y, (*lead, *columns_shape))
 
 
 def activate_and_quantize(layer, y, activation: str, training):
