@@ -216,12 +216,10 @@ _REJECTED_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op"
 
 
 def default_log_path(target: "pathlib.Path | None") -> pathlib.Path:
-    """`<name>.convert.log` next to the intended output, or a new temporary file."""
+    """`<name>.convert.log` next to the intended output, or in a new temp folder."""
     if target is not None:
         return target.with_suffix(".convert.log")
-    fd, name = tempfile.mkstemp(prefix="keras_distill_", suffix=".convert.log")
-    os.close(fd)
-    return pathlib.Path(name)
+    return pathlib.Path(tempfile.mkdtemp(prefix="keras_distill_")) / "convert.log"
 
 
 def _write_log(text: str, target: "pathlib.Path | None") -> str:
