@@ -16,17 +16,17 @@ not convert on FULLY_CONNECTED, as for Dense.
 import numpy as np
 
 from keras_distill._compat import keras
-from keras_distill.compress._keras3.quantizers import FUSED_ACTIVATIONS
-from keras_distill.compress._keras3.quantizers import ActivationQuantizer
+from keras_distill.compress._keras3.quantizers import WrapsFloatLayer
 from keras_distill.compress._keras3.quantizers import activate_and_quantize
 from keras_distill.compress._keras3.quantizers import add_sparsity_mask
 from keras_distill.compress._keras3.quantizers import fake_quant_weights
 from keras_distill.compress._keras3.quantizers import matrix_rows
 from keras_distill.compress._keras3.quantizers import restore_rows
+from keras_distill.compress._keras3.quantizers import set_output_quantizers
 
 
 @keras.saving.register_keras_serializable(package="keras_distill")
-class QuantizedEinsumDense(keras.layers.Layer):
+class QuantizedEinsumDense(WrapsFloatLayer, keras.layers.Layer):
     """An `EinsumDense` computed as TFLite's int8 FULLY_CONNECTED, for QAT.
 
     Computes `act(einsum(equation, x, Q(w)) + b)` then an output
@@ -47,12 +47,7 @@ class QuantizedEinsumDense(keras.layers.Layer):
         self.layer = layer
         self.preserve_sparsity = bool(preserve_sparsity)
         self.activation = keras.activations.serialize(layer.activation)
-        self.output_quantizer = ActivationQuantizer(name="output_quantizer")
-        self.pre_activation_quantizer = None
-        if self.activation not in FUSED_ACTIVATIONS:
-            self.pre_activation_quantizer = ActivationQuantizer(
-                name="pre_activation_quantizer"
-            )
+        set_output_quantizers(self, self.activation)
 
     def build(self, input_shape):
         if not self.layer.built:
@@ -99,23 +94,6 @@ class QuantizedEinsumDense(keras.layers.Layer):
         y = activate_and_quantize(self, y, self.activation, training)
         leading = len(inputs.shape) - contracted
         return restore_rows(y, inputs, leading, columns_shape)
-
-    def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            layer=keras.saving.serialize_keras_object(self.layer),
-            preserve_sparsity=self.preserve_sparsity,
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
-        return cls(**config)
 
 
 def matrix_product_axes(equation: str) -> tuple[int, int] | None:

@@ -12,12 +12,13 @@ unquantized ("Enable once verified with TFLite behavior" in its
 """
 
 from keras_distill._compat import keras
+from keras_distill.compress._keras3.quantizers import WrapsFloatLayer
 from keras_distill.compress._keras3.quantizers import add_sparsity_mask
 from keras_distill.compress._keras3.quantizers import fake_quant_weights
 
 
 @keras.saving.register_keras_serializable(package="keras_distill")
-class QuantizedEmbedding(keras.layers.Layer):
+class QuantizedEmbedding(WrapsFloatLayer, keras.layers.Layer):
     """An `Embedding` with an int8 (fake-quantized) table, for QAT.
 
     Computes `take(Q(E), ids)` with `Q` the symmetric narrow-range int8
@@ -55,20 +56,3 @@ class QuantizedEmbedding(keras.layers.Layer):
 
     def compute_mask(self, inputs, mask=None):
         return self.layer.compute_mask(inputs, mask)
-
-    def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            layer=keras.saving.serialize_keras_object(self.layer),
-            preserve_sparsity=self.preserve_sparsity,
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
-        return cls(**config)

@@ -129,6 +129,39 @@ class ActivationQuantizer(keras.layers.Layer):
 FUSED_ACTIVATIONS = ("linear", "relu", "relu6")
 
 
+def set_output_quantizers(layer, activation: str) -> None:
+    """Gives `layer` its `output_quantizer`, and a `pre_activation_quantizer`
+    where TFLite does not fuse `activation` into the kernel (else None)."""
+    layer.output_quantizer = ActivationQuantizer(name="output_quantizer")
+    layer.pre_activation_quantizer = None
+    if activation not in FUSED_ACTIVATIONS:
+        layer.pre_activation_quantizer = ActivationQuantizer(
+            name="pre_activation_quantizer"
+        )
+
+
+class WrapsFloatLayer:
+    """Saving for a quantization-aware layer that holds its float layer as
+    `self.layer` (with `preserve_sparsity`): a mixin before keras.layers.Layer."""
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            layer=keras.saving.serialize_keras_object(self.layer),
+            preserve_sparsity=self.preserve_sparsity,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
+        return cls(**config)
+
+
 # TF contrib's `create_training_graph` froze after 2e5 steps, a value it said
 # was "hardcoded for mobilenetV1 on imagenet" (later None: never). A QAT
 # fine-tune here runs hundreds of steps, not 2e5; 300 steps are 3 time
@@ -202,12 +235,7 @@ class FusedQuantize(keras.layers.Layer):
         self.activation = keras.activations.serialize(keras.activations.get(activation))
         self.preserve_sparsity = bool(preserve_sparsity)
         self.freeze_bn_delay = int(freeze_bn_delay)
-        self.output_quantizer = ActivationQuantizer(name="output_quantizer")
-        self.pre_activation_quantizer = None
-        if self.activation not in FUSED_ACTIVATIONS:
-            self.pre_activation_quantizer = ActivationQuantizer(
-                name="pre_activation_quantizer"
-            )
+        set_output_quantizers(self, self.activation)
 
     def build(self, input_shape):
         if not self.layer.built:
