@@ -46,6 +46,8 @@ NOT_RUN = {
     "keras_distill.demo.teacher.get_teacher": "trains the demo's MNIST-1D teacher "
     "(minutes)",
 }
+# Examples of functions that work on Keras 3 only (our own QAT engine).
+KERAS3_ONLY = ("keras_distill.compress.quantization.calibrate",)
 
 
 def _modules():
@@ -168,6 +170,8 @@ def example_dir(tmp_path, monkeypatch):
 def test_docstring_example_runs(name, kind, example, example_dir):
     if name.startswith(TF_KERAS_ONLY) and not _compat.LEGACY_KERAS:
         pytest.skip("clustering examples need tf_keras (TF-MOT)")
+    if name.startswith(KERAS3_ONLY) and _compat.LEGACY_KERAS:
+        pytest.skip("calibrate's example needs our Keras 3 QAT engine")
     if kind == "import":
         raise example
     if kind == "doctest":
