@@ -12,6 +12,7 @@ from keras_distill._compat import keras
 from keras_distill.data.input_normalization import InputNormalization
 
 SPLITS = ("train", "validation", "test")
+MODALITIES = ("vector", "image", "audio", "text")
 _SAMPLE_BATCH = 256
 
 
@@ -56,6 +57,12 @@ class DataBundle:
         y_test: np.ndarray of test labels, when in memory. Defaults to None.
         description: str, where the data came from and how it was split.
             Defaults to "".
+        sample_rate: int, samples per second of audio waveforms (inputs
+            `(samples,)` in [-1, 1]); None for other data. Defaults to None.
+        tokenizer: for text, the `keras_distill.data.TextTokenizer` that turned
+            each text into the int32 token ids the pipelines yield (its
+            vocabulary and rules are what an app needs); None for other data.
+            Defaults to None.
 
     Example:
 
@@ -92,6 +99,8 @@ class DataBundle:
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     description: str = ""
+    sample_rate: int | None = None
+    tokenizer: object | None = None
 
     def __post_init__(self):
         # These catch loader bugs early, with the numbers that disagree.
@@ -104,6 +113,11 @@ class DataBundle:
             raise ValueError(
                 f"Dataset {self.name!r}: `examples` keys must be among {SPLITS}, "
                 f"got {sorted(self.examples)}."
+            )
+        if self.sample_rate is not None and self.tokenizer is not None:
+            raise ValueError(
+                f"Dataset {self.name!r}: give `sample_rate` (audio) or "
+                "`tokenizer` (text), not both."
             )
         for split, (x, y) in self._in_memory_arrays().items():
             if (x is None) != (y is None):
@@ -127,6 +141,17 @@ class DataBundle:
         }
 
     @property
+    def modality(self) -> str:
+        """What one example is: `"audio"` (a waveform, `sample_rate` is set),
+        `"text"` (token ids, `tokenizer` is set), `"image"` (rank-3 inputs) or
+        `"vector"` (anything else, e.g. MNIST-1D's 40 values)."""
+        if self.sample_rate is not None:
+            return "audio"
+        if self.tokenizer is not None:
+            return "text"
+        return "image" if len(self.input_shape) == 3 else "vector"
+
+    @property
     def in_memory(self) -> bool:
         """Whether the train and test splits are held as NumPy arrays."""
         return self.x_train is not None and self.x_test is not None
@@ -139,8 +164,11 @@ class DataBundle:
 
         Returns:
             A `keras.layers.Normalization` or `keras.layers.Rescaling` layer (see
-            `InputNormalization.layer`).
+            `InputNormalization.layer`); for text, a `keras.layers.Identity`
+            (token ids are not scaled: an Embedding reads them).
         """
+        if self.modality == "text":
+            return keras.layers.Identity(name=name)
         return self.normalization.layer(name=name)
 
     def arrays(

@@ -76,3 +76,21 @@ def test_arrays_rejects_bad_arguments(kwargs, match):
 def test_data_bundle_rejects_inconsistent_fields(overrides, match):
     with pytest.raises(ValueError, match=match):
         _bundle(**overrides)
+
+
+def test_modality_follows_sample_rate_tokenizer_and_rank():
+    assert _bundle()[0].modality == "vector"
+    assert _bundle(sample_rate=16000)[0].modality == "audio"
+    text, _, _ = _bundle(tokenizer=object())
+    assert text.modality == "text"
+    layer = text.preprocessing_layer()
+    ids = np.array([[3, 0, 7]], np.int32)
+    # Token ids reach the Embedding unscaled and in their own dtype.
+    np.testing.assert_array_equal(np.asarray(layer(ids)), ids)
+    images = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((2, 4, 4, 1), np.float32), np.zeros(2, np.int32))
+    )
+    image, _, _ = _bundle(input_shape=(4, 4, 1), examples={"train": images})
+    assert image.modality == "image"
+    with pytest.raises(ValueError, match="not both"):
+        _bundle(sample_rate=16000, tokenizer=object())
