@@ -93,7 +93,7 @@ def run_seed(seed, data, teacher, method, args, out):
 
     for name, augmentation in (
         ("labels", None),
-        ("labels, same crops and rotations", method.teacher_augmentation(True)),
+        ("labels, same crops and rotations", method.teacher_augmentation("image")),
     ):
         keras.utils.set_random_seed(seed)
         model = fresh()
@@ -292,7 +292,7 @@ def main(argv=None):
         "--report", default=None, help="print the tables of a --json log, run nothing"
     )
     args = parser.parse_args(argv)
-    method = methods.get_method(None, images=True)
+    method = methods.get_method(None, "image")
     args.epochs = args.epochs or method.epochs
     args.compress_epochs = args.compress_epochs or method.compress_epochs
     if args.report:
@@ -312,7 +312,7 @@ def main(argv=None):
         data,
         cache_dir=out,
         epochs=args.teacher_epochs,
-        augmentation=method.teacher_augmentation(True),
+        augmentation=method.teacher_augmentation("image"),
     )
     teacher_row = file_row(
         f"teacher (ResNet preset, {args.teacher_epochs} epochs)",

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from keras_distill.data.data_bundle import DataBundle
 from keras_distill.data.digits import load_digits
+from keras_distill.data.image_files import IMAGE_FORMATS
 from keras_distill.data.image_folder import load_image_folder
 from keras_distill.data.mnist1d import load_mnist1d
 from keras_distill.data.tfds import load_tfds
@@ -82,7 +83,62 @@ def dataset_choices() -> tuple[str, ...]:
     Returns:
         tuple of str, for help texts and error messages.
     """
-    return (*sorted(_LOADERS), f"{TFDS_PREFIX}<name>", "<path to an image folder>")
+    return (
+        *sorted(_LOADERS),
+        f"{TFDS_PREFIX}<name>",
+        "<path to a folder of images, .wav clips or .txt files>",
+    )
+
+
+# Files looked at to tell what a folder holds (a large folder is not walked
+# through to the end).
+_FILES_TO_INSPECT = 2000
+_SUFFIXES = {".wav": "audio", ".txt": "text", **dict.fromkeys(IMAGE_FORMATS, "image")}
+
+
+def folder_modality(directory: str | os.PathLike) -> str:
+    """What a class-per-sub-folder dataset holds: "image", "audio" or "text".
+
+    The kind of most files among the first few thousand in the class
+    sub-folders, by suffix: `.wav` is audio, `.txt` text, an image format
+    (`IMAGE_FORMATS`) image. Hidden files and folders are ignored.
+
+    Args:
+        directory: str or path-like, the dataset's root folder.
+
+    Returns:
+        "image", "audio" or "text"; "image" when no file is recognized (the
+        image loader then says what is missing).
+    """
+    counts = dict.fromkeys(("image", "audio", "text"), 0)
+    seen = 0
+    root = os.path.expanduser(os.fspath(directory))
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        if folder == root:
+            continue  # files beside the class folders belong to no class
+        for file in files:
+            kind = _SUFFIXES.get(os.path.splitext(file)[1].lower())
+            if kind is not None and not file.startswith("."):
+                counts[kind] += 1
+            seen += 1
+        if seen >= _FILES_TO_INSPECT:
+            break
+    # Ties go to images, the loader that existed first.
+    return max(("image", "audio", "text"), key=lambda kind: counts[kind])
+
+
+def _folder_loader(directory: str) -> tuple[Callable[..., DataBundle], str]:
+    modality = folder_modality(directory)
+    if modality == "audio":
+        from keras_distill.data.audio_folder import load_audio_folder
+
+        return load_audio_folder, "a folder of .wav clips"
+    if modality == "text":
+        from keras_distill.data.text_folder import load_text_folder
+
+        return load_text_folder, "a folder of .txt files"
+    return load_image_folder, "an image folder"
 
 
 def _looks_like_path(name: str) -> bool:
@@ -109,9 +165,11 @@ def _resolve(name: str) -> tuple[Callable[..., DataBundle], tuple, str]:
         if not os.path.isdir(os.path.expanduser(name)):
             raise ValueError(
                 f"`name` {name!r} looks like a path, but there is no folder there. "
-                "An image dataset is a folder with one sub-folder per class."
+                "A dataset folder has one sub-folder per class, of images, .wav "
+                "clips or .txt files."
             )
-        return load_image_folder, (name,), "an image folder"
+        loader, label = _folder_loader(name)
+        return loader, (name,), label
     close = difflib.get_close_matches(name, list(_LOADERS), n=3)
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     raise ValueError(
@@ -155,9 +213,11 @@ def load_dataset(
       stratified 80/20 split.
     - `"tfds:<name>"`: a TFDS image-classification dataset prepared offline (see
       `load_tfds`), e.g. `"tfds:mnist"`.
-    - a path to a folder with one sub-folder of images per class (see
-      `load_image_folder`); registered names win, so write `./digits` for a
-      folder named like one.
+    - a path to a folder with one sub-folder per class, of images (see
+      `load_image_folder`), of `.wav` clips (keyword spotting, see
+      `load_audio_folder`) or of `.txt` files (text classification, see
+      `load_text_folder`); `folder_modality` tells which. Registered names
+      win, so write `./digits` for a folder named like one.
     - any name added with `register_dataset`.
 
     Every dataset yields raw inputs; put `bundle.preprocessing_layer()` first in

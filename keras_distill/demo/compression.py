@@ -204,7 +204,8 @@ def layers_kept_dense(student, data) -> tuple:
 
     Args:
         student: the model to prune.
-        data: the `DataBundle` (images: `input_shape` of rank 3).
+        data: the `DataBundle`; audio students (convolutions on log-mel
+            features) are treated as images.
 
     The Transformer sequence student's patch embedding (an `EinsumDense`)
     reads the raw signal too and holds few weights (448 of 17,930 on
@@ -212,12 +213,12 @@ def layers_kept_dense(student, data) -> tuple:
     `EinsumDense` at all).
 
     Returns:
-        A tuple of layer names: for images, the first and the last of the
+        A tuple of layer names: for images and audio, the first and the last of the
         student's top-level layers with a Conv2D or Dense `kernel` (when it
         has at least three, so that something is left to prune); otherwise
         the student's top-level `EinsumDense` layers, if any.
     """
-    if len(data.input_shape) != 3:
+    if data.modality not in ("image", "audio"):
         return tuple(
             layer.name
             for layer in student.layers

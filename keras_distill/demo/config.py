@@ -24,6 +24,8 @@ from keras_distill._numbers import check_real
 QUANTIZATIONS = ("int8", "float16", "dynamic")
 # Smaller images leave a CNN nothing to see after a couple of strided layers.
 MIN_IMAGE_SIZE = 8
+# A keyword-spotting clip; longer audio is not one word.
+MAX_CLIP_SECONDS = 10.0
 DEFAULT_OUTPUT_DIR = "demo_output"
 
 
@@ -57,7 +59,9 @@ class DemoConfig:
         "Data to distil on: 'mnist1d' (generated offline with the generator's "
         "default arguments and its own train/test split), 'digits' (scikit-learn's "
         "8x8 digits), 'tfds:<name>' (a TFDS image-classification dataset, prepared "
-        "offline) or the path of a folder with one sub-folder of images per class.",
+        "offline) or the path of a folder with one sub-folder per class of "
+        "images, of .wav clips (keyword spotting, Speech Commands' layout) or of "
+        ".txt files (text classification).",
         metavar="NAME",
     )
     data_dir: str | None = _option(
@@ -71,6 +75,18 @@ class DemoConfig:
         f"Resize images to NxN (N >= {MIN_IMAGE_SIZE}): image folders and "
         "'tfds:<name>' datasets. Default: 64x64 for image folders, the stored "
         "size for TFDS.",
+        metavar="N",
+    )
+    clip_seconds: float | None = _option(
+        None,
+        "Folders of .wav clips: pad or cut every clip to this many seconds "
+        "(at 16 kHz). Default: 1 s, Speech Commands' length.",
+        metavar="S",
+    )
+    sequence_length: int | None = _option(
+        None,
+        "Folders of .txt files: token ids per text (longer texts are cut, "
+        "shorter ones padded). Default: 64.",
         metavar="N",
     )
     output_dir: str = _option(
@@ -201,6 +217,7 @@ def check_config(config: DemoConfig) -> None:
         ("batch_size", 1),
         ("seed", 0),
         ("image_size", MIN_IMAGE_SIZE),
+        ("sequence_length", 1),
     ):
         if getattr(config, name) is None and name not in ("batch_size", "seed"):
             continue
@@ -209,6 +226,16 @@ def check_config(config: DemoConfig) -> None:
         _check_number(config, "temperature", check_real, low=0, low_inclusive=False)
     if config.alpha is not None:
         _check_number(config, "alpha", check_real, low=0, high=1)
+    if config.clip_seconds is not None:
+        _check_number(
+            config,
+            "clip_seconds",
+            check_real,
+            low=0,
+            low_inclusive=False,
+            high=MAX_CLIP_SECONDS,
+            hint="Speech Commands' clips are 1 s.",
+        )
     _check_number(
         config,
         "sparsity",

@@ -34,18 +34,25 @@ def load_data(
     seed: int = 0,
     data_dir: str | None = None,
     image_size: int | None = None,
+    clip_seconds: float | None = None,
+    sequence_length: int | None = None,
 ):
     """Loads a dataset for the demo with `keras_distill.data.load_dataset`.
 
     Args:
-        dataset: str, `"mnist1d"`, `"digits"`, `"tfds:<name>"` or the path of an
-            image folder (one sub-folder per class). Defaults to "mnist1d".
+        dataset: str, `"mnist1d"`, `"digits"`, `"tfds:<name>"` or the path of a
+            folder with one sub-folder per class of images, `.wav` clips or
+            `.txt` files. Defaults to "mnist1d".
         batch_size: int, the batch size of the pipelines. Defaults to 128.
         seed: int, the shuffling seed. Defaults to 0.
         data_dir: str, the TFDS data folder for `"tfds:<name>"`. Defaults to
             None (TFDS's default).
         image_size: int, resize images to this square size (image folders and
             TFDS). Defaults to None (the loader's default: 64x64 for folders).
+        clip_seconds: float, pad or cut clips to this length (folders of
+            `.wav` clips). Defaults to None (1 s).
+        sequence_length: int, token ids per text (folders of `.txt` files).
+            Defaults to None (64).
 
     Returns:
         A `keras_distill.data.DataBundle`.
@@ -53,7 +60,8 @@ def load_data(
     Raises:
         UsageError: an unknown name (the message lists the choices), a TFDS
             dataset that is not prepared offline (the message says how to
-            prepare it), or a bad image folder.
+            prepare it), a bad folder, or an option for another kind of data
+            (`--clip-seconds` for images).
 
     Example:
     ```python
@@ -62,14 +70,25 @@ def load_data(
     """
     from keras_distill.data import load_dataset
 
-    options = {}
+    options, flags = {}, {}
     if data_dir is not None and dataset.startswith("tfds:"):
         options["data_dir"] = data_dir
-    if image_size is not None:
-        options["image_size"] = image_size
+    for option, value, flag in (
+        ("image_size", image_size, "--image-size"),
+        ("clip_seconds", clip_seconds, "--clip-seconds"),
+        ("sequence_length", sequence_length, "--sequence-length"),
+    ):
+        if value is not None:
+            options[option] = value
+            flags[option] = flag
     try:
         return load_dataset(dataset, batch_size=batch_size, seed=seed, **options)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except TypeError as err:
+        message = one_line(err)
+        for option, flag in flags.items():
+            message = message.replace(repr(option), flag)
+        raise UsageError(message) from None
+    except (ValueError, FileNotFoundError) as err:
         raise UsageError(one_line(err)) from None
 
 

@@ -31,6 +31,14 @@ class DemoMethod:
             asked about. Defaults to None (no geometric augmentation).
         compress_epochs: int, epochs of pruning, and again of quantization-aware
             training, in the demo's compression stage. Defaults to 20.
+        speech_augmentation: dict or None, for audio only: the arguments of
+            `keras_distill.augmentation.speech_augmentation` (time shift,
+            background noise, SpecAugment masks on the waveform) whose steps come
+            before the Mixup; the preset teacher trains with them too. Defaults
+            to None.
+        modalities: tuple of str, the kinds of data (`DataBundle.modality`) the
+            method fits. Defaults to all four; a method with Mixup leaves text
+            out, as blending token ids means nothing.
     """
 
     name: str
@@ -43,19 +51,22 @@ class DemoMethod:
     learning_rate: float
     image_augmentation: dict | None = None
     compress_epochs: int = 20
+    speech_augmentation: dict | None = None
+    modalities: tuple[str, ...] = ("vector", "image", "audio", "text")
 
-    def make_augmentation(self, images: bool = False):
+    def make_augmentation(self, modality: str = "vector"):
         """The augmentation teacher and student share, or None without one.
 
         Args:
-            images: bool, whether the examples are images; only then do the
-                `image_augmentation` steps come before the Mixup. Defaults to
-                False.
+            modality: str, the data's `DataBundle.modality`: for `"image"` the
+                `image_augmentation` steps, for `"audio"` the
+                `speech_augmentation` steps come before the Mixup. Defaults to
+                "vector".
 
         Returns:
             A list of augmentation steps, a `Mixup`, or None.
         """
-        steps = self.teacher_augmentation(images)
+        steps = self.teacher_augmentation(modality)
         if self.mixup_alpha is None:
             return steps
         from keras_distill.augmentation import Mixup
@@ -63,17 +74,22 @@ class DemoMethod:
         mixup = Mixup(alpha=self.mixup_alpha)
         return mixup if steps is None else [*steps, mixup]
 
-    def teacher_augmentation(self, images: bool):
-        """The geometric steps the preset teacher trains with, or None.
+    def teacher_augmentation(self, modality: str):
+        """The steps the preset teacher trains with, or None.
 
         The teacher learns on labels, so it gets no Mixup; it gets the crops
-        and rotations its students will show it.
+        and rotations (images) or shifts, noise and masks (audio) its students
+        will show it.
         """
-        if not images or self.image_augmentation is None:
-            return None
-        from keras_distill.augmentation import image_augmentation
+        if modality == "image" and self.image_augmentation is not None:
+            from keras_distill.augmentation import image_augmentation
 
-        return image_augmentation(**self.image_augmentation)
+            return image_augmentation(**self.image_augmentation)
+        if modality == "audio" and self.speech_augmentation is not None:
+            from keras_distill.augmentation import speech_augmentation
+
+            return speech_augmentation(**self.speech_augmentation)
+        return None
 
 
 METHODS = {
@@ -126,6 +142,7 @@ METHODS = {
             mixup_alpha=1.0,
             epochs=500,
             learning_rate=1e-2,
+            modalities=("vector", "image", "audio"),
         ),
         DemoMethod(
             name="augmented-kd",
@@ -153,36 +170,90 @@ METHODS = {
             # pruning, lost nothing (one run).
             compress_epochs=10,
         ),
+        DemoMethod(
+            name="speech-kd",
+            description="Consistent teaching for keyword spotting: teacher and "
+            "student hear the same time-shifted, noisy, SpecAugment-masked "
+            "clips, KL divergence; the teacher trains on the same clips.",
+            loss="kl",
+            temperature=2.0,
+            alpha=0.0,
+            mixup_alpha=None,
+            epochs=30,
+            learning_rate=3e-3,
+            speech_augmentation={},
+            compress_epochs=10,
+            modalities=("audio",),
+        ),
+        DemoMethod(
+            name="text-kd",
+            description="Hinton et al.'s softened KL divergence for text "
+            "classification, with the label loss (token ids cannot be mixed or "
+            "cropped).",
+            loss="kl",
+            temperature=4.0,
+            alpha=0.5,
+            mixup_alpha=None,
+            epochs=30,
+            learning_rate=3e-3,
+            compress_epochs=10,
+            modalities=("text",),
+        ),
     )
 }
 BEST_METHOD = "mixup-kd"
-BEST_IMAGE_METHOD = "augmented-kd"
+# Without `--method`, the method for each kind of data (vectors: BEST_METHOD).
+DEFAULT_METHODS = {
+    "vector": BEST_METHOD,
+    "image": "augmented-kd",
+    "audio": "speech-kd",
+    "text": "text-kd",
+}
+BEST_IMAGE_METHOD = DEFAULT_METHODS["image"]
+_DEFAULT_FOR = {
+    "image": " (default for images)",
+    "audio": " (default for .wav folders)",
+    "text": " (default for .txt folders)",
+}
 
 
-def get_method(name: str | None, images: bool = False) -> DemoMethod:
-    """The method called `name`; None gives the package's best method.
+def get_method(name: str | None, modality: str = "vector") -> DemoMethod:
+    """The method called `name`; None gives the default for `modality`.
 
     Args:
         name: str or None, a name of `METHODS`.
-        images: bool, whether the examples are images: with `name=None`, the
-            best method for images (`BEST_IMAGE_METHOD`). Defaults to False.
+        modality: str, the data's `DataBundle.modality` ("vector", "image",
+            "audio" or "text"): with `name=None`, its method in
+            `DEFAULT_METHODS`. Defaults to "vector".
 
     Raises:
-        ValueError: an unknown name (the message lists the choices).
+        ValueError: an unknown name (the message lists the choices), or a
+            method that does not fit `modality` (Mixup on token ids).
     """
     if name is None:
-        name = BEST_IMAGE_METHOD if images else BEST_METHOD
+        name = DEFAULT_METHODS[modality]
     if name not in METHODS:
         raise ValueError(
             f"unknown method {name!r}; choices: {', '.join(METHODS)} (default "
             f"{BEST_METHOD})"
         )
-    return METHODS[name]
+    method = METHODS[name]
+    if modality not in method.modalities:
+        fits = [m.name for m in METHODS.values() if modality in m.modalities]
+        raise ValueError(
+            f"method {name!r} does not fit {modality} data (it is for "
+            f"{', '.join(method.modalities)}); choose one of {', '.join(fits)} "
+            f"(default {DEFAULT_METHODS[modality]})"
+        )
+    return method
 
 
 def methods_help() -> str:
     """The methods as `name: description.` sentences, for `--help`."""
-    defaults = {BEST_METHOD: " (default)", BEST_IMAGE_METHOD: " (default for images)"}
+    defaults = {BEST_METHOD: " (default)"}
+    for modality, name in DEFAULT_METHODS.items():
+        if name != BEST_METHOD:
+            defaults[name] = _DEFAULT_FOR[modality]
     return " ".join(
         f"{m.name}{defaults.get(m.name, '')}: {m.description.rstrip('.')}."
         for m in METHODS.values()

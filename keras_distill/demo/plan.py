@@ -57,20 +57,35 @@ class Plan:
         return self.config.fast
 
     def for_data(self, data) -> "Plan":
-        """The plan for the loaded `data`: images get the image recipe.
+        """The plan for the loaded `data`: each kind of data gets its recipe.
 
-        Without `--method`, images of at least 32x32 (those the MobileNet
-        student presets take) use `methods.BEST_IMAGE_METHOD` (the
-        run's temperature and alpha still apply, and its epochs and compression
-        epochs unless `--epochs`, `--compress-epochs` or `--fast` set them).
+        Without `--method`, `methods.DEFAULT_METHODS[data.modality]` runs:
+        images of at least 32x32 (those the MobileNet student presets take)
+        use the image recipe, audio the speech recipe and text the text recipe
+        (the run's temperature and alpha still apply, and its epochs and
+        compression epochs unless `--epochs`, `--compress-epochs` or `--fast`
+        set them). Smaller images and vectors keep the plan's method.
+
+        Raises:
+            UsageError: `--method` names a method that does not fit the data
+                (Mixup on token ids).
         """
         config = self.config
-        if config.method is not None or not presets.is_mobile_sized(data.input_shape):
+        modality = data.modality
+        if config.method is not None:
+            try:
+                methods.get_method(config.method, modality)
+            except ValueError as err:
+                raise UsageError(str(err)) from None
+            return self
+        if modality == "vector" or (
+            modality == "image" and not presets.is_mobile_sized(data.input_shape)
+        ):
             # Crops of 8x8 digits cut the digit away: `keras-distill demo
             # --dataset digits --method augmented-kd` distilled to 76.9 %
             # against 88.1 % on labels (one run).
             return self
-        method = _with_overrides(methods.get_method(None, images=True), config)
+        method = _with_overrides(methods.get_method(None, modality), config)
         epochs, compress_epochs = self.epochs, self.compress_epochs
         if not config.fast:
             epochs = config.epochs or method.epochs

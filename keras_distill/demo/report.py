@@ -33,6 +33,9 @@ EXPORT_KEYS = (
 # An input pipeline less than this many times faster than training is reported
 # as one that training may wait for.
 STARVING_RATIO = 5
+# What `TextTokenizer.write` puts beside labels.txt for a text model.
+VOCABULARY_FILE = "vocab.txt"
+TOKENIZER_FILE = "tokenizer.json"
 # The thread counts of the printed table's latency columns, and what they hold.
 TABLE_THREADS = (1, 4)
 TABLE_CAPTION = (
@@ -200,14 +203,7 @@ def build_report(
         The report dict, as written to `report.json`.
     """
     return {
-        "dataset": {
-            "name": data.name,
-            "input_shape": list(data.input_shape),
-            "num_classes": data.num_classes,
-            "class_names": list(data.class_names),
-            "num_examples": dict(data.num_examples),
-            "description": data.description,
-        },
+        "dataset": dataset_entry(data),
         "versions": versions(),
         "keras": plan.keras,
         "config": dataclasses.asdict(plan.config),
@@ -221,6 +217,7 @@ def build_report(
         "models": models,
         "files": {
             "labels": "labels.txt",
+            **app_files(data),
             "plots": [pathlib.Path(path).name for path in plots],
         },
         "history": history,
@@ -228,22 +225,55 @@ def build_report(
     }
 
 
+def dataset_entry(data) -> dict:
+    """`report.json`'s `dataset`: what the data are and what the model reads.
+
+    Audio adds the sample rate and clip length the `.tflite` file expects
+    (its input is `[1, sample_rate * clip_seconds]` float samples in [-1, 1]);
+    text adds the tokenizer's sequence length and vocabulary size.
+    """
+    entry = {
+        "name": data.name,
+        "modality": data.modality,
+        "input_shape": list(data.input_shape),
+        "num_classes": data.num_classes,
+        "class_names": list(data.class_names),
+        "num_examples": dict(data.num_examples),
+        "description": data.description,
+    }
+    if data.modality == "audio":
+        entry["sample_rate"] = data.sample_rate
+        entry["clip_seconds"] = data.input_shape[0] / data.sample_rate
+    if data.modality == "text":
+        entry["sequence_length"] = data.tokenizer.sequence_length
+        entry["vocabulary_size"] = len(data.tokenizer.vocabulary)
+    return entry
+
+
+def app_files(data) -> dict:
+    """The files besides `labels.txt` an app needs: text's tokenizer files."""
+    if data.modality != "text":
+        return {}
+    return {"vocabulary": VOCABULARY_FILE, "tokenizer": TOKENIZER_FILE}
+
+
+_UNITS = {"image": "images", "audio": "clips", "text": "texts"}
+
+
 def input_pipeline_line(section: dict, data=None) -> str:
     """One line on whether training waited for its input pipeline.
 
     Args:
         section: `report.json`'s `input_pipeline`.
-        data: the `DataBundle`, to say "images" for images. Defaults to None
-            ("examples").
+        data: the `DataBundle`, to say "images", "clips" or "texts".
+            Defaults to None ("examples").
 
     Returns:
         The pipeline's speed alone and the distillation's; when the pipeline
         is less than `STARVING_RATIO` times faster, a warning that training
         may wait for data, and what to try.
     """
-    unit = "examples"
-    if data is not None and len(data.input_shape) == 3:
-        unit = "images"
+    unit = "examples" if data is None else _UNITS.get(data.modality, "examples")
     speed = section["examples_per_second"]
     line = f"input pipeline alone: {speed:,.0f} {unit}/s"
     training = section.get("training_examples_per_second")

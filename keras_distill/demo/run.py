@@ -12,6 +12,8 @@ small frozen result and prints one line; `report.build_report` makes
 - `distilled_student_float32.tflite` and `compressed_student_int8.tflite` (or
   `_float16` / `_dynamic`), each with its LiteRT report `.json`, and
   `labels.txt`: what an Android app needs;
+- for text, `vocab.txt` and `tokenizer.json` (`TextTokenizer.write`): the
+  app turns a text into the int32 token ids the `.tflite` files take;
 - `teacher_float32.tflite` and its `.json`: the float teacher, verified and
   timed in LiteRT the same way, to compare against. It is exported after the
   students, and a teacher the converter or LiteRT refuses (a user's `.keras`
@@ -89,6 +91,19 @@ def _seed(plan: Plan) -> None:
     keras.utils.set_random_seed(plan.config.seed)
 
 
+def _examples(data) -> str:
+    """What one example is, for the data stage's line."""
+    if data.modality == "audio":
+        seconds = data.input_shape[0] / data.sample_rate
+        return f"clips of {seconds:g} s at {data.sample_rate:,} Hz"
+    if data.modality == "text":
+        return (
+            f"texts as {data.input_shape[0]} token ids "
+            f"({len(data.tokenizer.vocabulary):,}-token vocabulary)"
+        )
+    return f"examples of shape {tuple(data.input_shape)}"
+
+
 def _pct(accuracy: float) -> str:
     return f"{100 * accuracy:.1f} %"
 
@@ -102,6 +117,8 @@ def load(plan: Plan):
         seed=config.seed,
         data_dir=config.data_dir,
         image_size=config.image_size,
+        clip_seconds=config.clip_seconds,
+        sequence_length=config.sequence_length,
     )
     return dataset.smoke_subset(data) if plan.fast else data
 
@@ -119,7 +136,7 @@ def teach(plan: Plan, data) -> TeacherResult:
         cache_dir=config.cache_dir,
         epochs=epochs,
         retrain=config.retrain_teacher,
-        augmentation=plan.method.teacher_augmentation(len(data.input_shape) == 3),
+        augmentation=plan.method.teacher_augmentation(data.modality),
     )
     return TeacherResult(model, source, dataset.evaluate(model, data))
 
@@ -248,6 +265,9 @@ def export_files(plan: Plan, data, student, compressed, teacher=None) -> ExportR
                 if stale.is_file():
                     stale.unlink()
                     teacher_error += f" (removed {stale.name} of an earlier run)"
+    if data.tokenizer is not None:
+        # The app tokenizes as the input pipeline did: vocab.txt and the rules.
+        data.tokenizer.write(plan.output_dir)
     return ExportResult(distilled, compressed_report, teacher_report, teacher_error)
 
 
@@ -297,9 +317,9 @@ def run_demo(config: DemoConfig | None = None) -> dict:
     clock.done(
         "data",
         f"{data.name}: {data.num_examples.get('train')} train / "
-        f"{data.num_examples.get('test')} test examples of shape "
-        f"{tuple(data.input_shape)}, {data.num_classes} classes "
-        f"({plan.keras}, {plan.engine} compression engine)",
+        f"{data.num_examples.get('test')} test {_examples(data)}, "
+        f"{data.num_classes} classes ({plan.keras}, {plan.engine} compression "
+        "engine)",
     )
     teacher = teach(plan, data)
     clock.done(

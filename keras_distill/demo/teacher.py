@@ -21,7 +21,7 @@ from keras_distill.demo.training import fit
 # Epochs of the preset teacher by kind of data. The MNIST-1D 1-D CNN reached
 # 92.8 % in 100 epochs and 93.0 % in 150, whose student then distilled to
 # 85.8 % instead of 84.1 % (one run each of `keras-distill demo`, docs/cli.md).
-TEACHER_EPOCHS = {"vector": 150, "image": 30}
+TEACHER_EPOCHS = {"vector": 150, "image": 30, "audio": 30, "text": 30}
 FAST_TEACHER_EPOCHS = 2
 TEACHER_LEARNING_RATE = 3e-3
 
@@ -82,7 +82,7 @@ def teacher_cache_path(
 
 def default_teacher_epochs(data) -> int:
     """The preset teacher's epochs for `data`."""
-    return TEACHER_EPOCHS["image" if len(data.input_shape) == 3 else "vector"]
+    return TEACHER_EPOCHS[data.modality]
 
 
 def train_teacher(data, *, epochs: int, teacher=None, augmentation=None):

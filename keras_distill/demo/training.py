@@ -41,7 +41,7 @@ def make_student(data, student=None):
             load or fit the data; a subclassed model (TF-MOT cannot prune it).
     """
     if student is None:
-        student = presets.default_student_preset(data.input_shape)
+        student = presets.default_student_preset(data)
     if student in presets.STUDENT_PRESETS:
         try:
             return presets.student_preset(student, data)
@@ -151,7 +151,7 @@ def train_student(
 
 
 def make_distiller(
-    student, teacher, method, *, temperature=None, alpha=None, images=False
+    student, teacher, method, *, temperature=None, alpha=None, modality="vector"
 ):
     """A `Distiller` configured by a `DemoMethod` (and optional overrides).
 
@@ -161,14 +161,15 @@ def make_distiller(
         method: a `DemoMethod`.
         temperature: float, overrides the method's. Defaults to None.
         alpha: float, overrides the method's. Defaults to None.
-        images: bool, whether the examples are images (the method's image
-            augmentation applies). Defaults to False.
+        modality: str, the data's `DataBundle.modality` (the method's image or
+            speech augmentation applies to images or audio). Defaults to
+            "vector".
 
     Returns:
         The uncompiled `Distiller`.
     """
     options = {}
-    augmentation = method.make_augmentation(images)
+    augmentation = method.make_augmentation(modality)
     if augmentation is not None:
         options["augmentation"] = augmentation
     return Distiller(
@@ -223,7 +224,7 @@ def distil(
     """
     if not isinstance(method, methods.DemoMethod):
         try:
-            method = methods.get_method(method)
+            method = methods.get_method(method, data.modality)
         except ValueError as err:
             raise UsageError(str(err)) from None
     if not isinstance(student, keras.Model):
@@ -234,7 +235,7 @@ def distil(
         method,
         temperature=temperature,
         alpha=alpha,
-        images=len(data.input_shape) == 3,
+        modality=data.modality,
     )
     history = fit(
         distiller,

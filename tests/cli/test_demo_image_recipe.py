@@ -13,6 +13,7 @@ from keras_distill.demo import methods
 from keras_distill.demo import teacher as teacher_stage
 from keras_distill.demo import training
 from keras_distill.demo.config import DemoConfig
+from keras_distill.demo.config import UsageError
 from keras_distill.demo.plan import make_plan
 
 
@@ -24,29 +25,34 @@ def digits():
 @dataclasses.dataclass
 class _Shape:
     input_shape: tuple
+    modality: str = ""
+
+    def __post_init__(self):
+        if not self.modality:
+            self.modality = "image" if len(self.input_shape) == 3 else "vector"
 
 
 def test_images_default_to_the_augmented_recipe_and_vectors_do_not():
-    image = methods.get_method(None, images=True)
+    image = methods.get_method(None, "image")
     assert image.name == methods.BEST_IMAGE_METHOD == "augmented-kd"
     assert methods.get_method(None).name == methods.BEST_METHOD == "mixup-kd"
-    steps = image.make_augmentation(images=True)
+    steps = image.make_augmentation("image")
     assert [type(step) for step in steps] == [
         RandomResizedCrop,
         keras.layers.RandomRotation,
     ]
-    assert image.make_augmentation(images=False) is None
+    assert image.make_augmentation("vector") is None
     # With a Mixup, the students get it after the crops; the teacher never does.
     mixing = dataclasses.replace(image, mixup_alpha=1.0)
-    assert isinstance(mixing.make_augmentation(images=True)[-1], Mixup)
-    assert isinstance(mixing.make_augmentation(images=False), Mixup)
-    assert len(mixing.teacher_augmentation(True)) == 2
-    assert [type(s) for s in image.teacher_augmentation(True)] == [
+    assert isinstance(mixing.make_augmentation("image")[-1], Mixup)
+    assert isinstance(mixing.make_augmentation("vector"), Mixup)
+    assert len(mixing.teacher_augmentation("image")) == 2
+    assert [type(s) for s in image.teacher_augmentation("image")] == [
         RandomResizedCrop,
         keras.layers.RandomRotation,
     ]
-    assert image.teacher_augmentation(False) is None
-    assert methods.get_method("mixup-kd").teacher_augmentation(True) is None
+    assert image.teacher_augmentation("vector") is None
+    assert methods.get_method("mixup-kd").teacher_augmentation("image") is None
     assert "augmented-kd (default for images)" in methods.methods_help()
 
 
@@ -73,6 +79,26 @@ def test_plan_for_image_data_takes_the_image_recipe_with_the_run_overrides(tmp_p
     assert (set_epochs.epochs, set_epochs.compress_epochs) == (7, 3)
 
 
+def test_plan_for_audio_and_text_takes_their_recipes(tmp_path):
+    plan = make_plan(DemoConfig(alpha=0.2, output_dir=str(tmp_path)))
+    audio = plan.for_data(_Shape((16000,), "audio"))
+    assert audio.method.name == "speech-kd" and audio.method.alpha == 0.2
+    steps = audio.method.make_augmentation("audio")
+    assert [type(step).__name__ for step in steps] == [
+        "TimeShift",
+        "BackgroundNoise",
+        "SpecAugmentMasks",
+    ]
+    text = plan.for_data(_Shape((64,), "text"))
+    assert (
+        text.method.name == "text-kd" and text.method.make_augmentation("text") is None
+    )
+    mixing = make_plan(DemoConfig(method="mixup-kd", output_dir=str(tmp_path)))
+    with pytest.raises(UsageError, match="does not fit text data.*text-kd"):
+        mixing.for_data(_Shape((64,), "text"))
+    assert mixing.for_data(_Shape((16000,), "audio")) is mixing
+
+
 def test_default_image_student_is_a_minimalistic_mobilenet_from_32_pixels():
     from keras_distill.demo import presets
 
@@ -87,7 +113,7 @@ def test_default_image_student_is_a_minimalistic_mobilenet_from_32_pixels():
 def test_augmented_pipeline_changes_the_images_and_keeps_labels(digits):
     import tensorflow as tf
 
-    steps = methods.get_method("augmented-kd").teacher_augmentation(True)
+    steps = methods.get_method("augmented-kd").teacher_augmentation("image")
     x, y = digits.arrays("train", 64)
     batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
     assert training.augmented(batches, None) is batches
@@ -99,7 +125,7 @@ def test_augmented_pipeline_changes_the_images_and_keeps_labels(digits):
 
 
 def test_teacher_trained_with_augmentation_is_cached_apart(digits, tmp_path):
-    steps = methods.get_method("augmented-kd").teacher_augmentation(True)
+    steps = methods.get_method("augmented-kd").teacher_augmentation("image")
     teacher = teacher_stage.presets.teacher_preset(digits)
     plain = teacher_stage.teacher_cache_path(tmp_path, digits, teacher, 1)
     augmented = teacher_stage.teacher_cache_path(tmp_path, digits, teacher, 1, steps)
@@ -108,7 +134,7 @@ def test_teacher_trained_with_augmentation_is_cached_apart(digits, tmp_path):
             **dataclasses.asdict(methods.get_method("augmented-kd")),
             "image_augmentation": {"crop": 0.9, "rotation": 10.0},
         }
-    ).teacher_augmentation(True)
+    ).teacher_augmentation("image")
     assert (
         len(
             {

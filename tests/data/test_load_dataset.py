@@ -26,7 +26,10 @@ def private_cache_and_registry(tmp_path_factory, monkeypatch):
 def test_builtin_names_and_default():
     assert DEFAULT_DATASET == "mnist1d"
     assert {"mnist1d", "digits"} <= set(REGISTERED)
-    assert dataset_choices()[-2:] == ("tfds:<name>", "<path to an image folder>")
+    assert dataset_choices()[-2:] == (
+        "tfds:<name>",
+        "<path to a folder of images, .wav clips or .txt files>",
+    )
 
 
 @pytest.mark.parametrize("name", REGISTERED)
@@ -79,7 +82,7 @@ def test_load_dataset_unknown_name_lists_the_choices():
         load_dataset("mnist1")
     message = str(error.value)
     assert "Unknown dataset 'mnist1'" in message and "Did you mean 'mnist1d'" in message
-    for choice in ("mnist1d", "digits", "tfds:<name>", "image folder"):
+    for choice in ("mnist1d", "digits", "tfds:<name>", "folder of images"):
         assert choice in message
 
 
