@@ -5,9 +5,9 @@ exporting need. The rest comes with an extra (see pyproject.toml):
 
 - `[tfmot]`: tf-keras and TF-MOT, for `TF_USE_LEGACY_KERAS=1` and clustering;
 - `[tfds]`: tensorflow-datasets, for `keras_distill.data.load_tfds`;
-- `[demo]`: mnist1d, scikit-learn, matplotlib and tensorboard, for
-  `keras-distill demo`, the MNIST-1D, digits and image-folder loaders, and
-  pruning summaries;
+- `[demo]`: mnist1d, scikit-learn, matplotlib, tensorboard and scipy, for
+  `keras-distill demo`, the MNIST-1D, digits, image-folder and audio-folder
+  (resampling) loaders, and pruning summaries;
 - `[dev]`: all of them and the test tools.
 """
 
@@ -17,6 +17,7 @@ import importlib
 OPTIONAL = {
     "matplotlib": ("matplotlib", "demo"),
     "mnist1d": ("mnist1d", "demo"),
+    "scipy": ("scipy", "demo"),
     "sklearn": ("scikit-learn", "demo"),
     "tensorboard": ("tensorboard", "demo"),
     "tensorflow_datasets": ("tensorflow-datasets", "tfds"),

@@ -1,5 +1,6 @@
 """Datasets as tf.data pipelines with raw inputs, plus what a model needs to know."""
 
+from keras_distill.data.audio_folder import load_audio_folder
 from keras_distill.data.cache import cache_dir
 from keras_distill.data.data_bundle import DataBundle
 from keras_distill.data.digits import load_digits
@@ -13,6 +14,7 @@ from keras_distill.data.registry import DEFAULT_DATASET
 from keras_distill.data.registry import dataset_choices
 from keras_distill.data.registry import load_dataset
 from keras_distill.data.registry import register_dataset
+from keras_distill.data.spoken_words import make_spoken_words_folder
 from keras_distill.data.tfds import DatasetNotPreparedError
 from keras_distill.data.tfds import load_tfds
 
@@ -23,12 +25,14 @@ __all__ = [
     "InputNormalization",
     "cache_dir",
     "dataset_choices",
+    "load_audio_folder",
     "load_dataset",
     "load_digits",
     "load_image_folder",
     "load_mnist1d",
     "load_tfds",
     "make_digits_image_folder",
+    "make_spoken_words_folder",
     "mnist1d_arrays",
     "pipeline_throughput",
     "register_dataset",
