@@ -34,25 +34,25 @@ the tables of such a log.
 
 import argparse
 import json
-import math
 import os
 import pathlib
-import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _students import file_row  # noqa: E402
+from _students import mean_std  # noqa: E402
+from _students import pct  # noqa: E402
+from _students import run_student  # noqa: E402
+from _students import timed  # noqa: E402
+
 from keras_distill._compat import keras  # noqa: E402
-from keras_distill.demo import compression  # noqa: E402
 from keras_distill.demo import dataset  # noqa: E402
 from keras_distill.demo import methods  # noqa: E402
-from keras_distill.demo import presets  # noqa: E402
 from keras_distill.demo import teacher as teacher_stage  # noqa: E402
-from keras_distill.demo import training  # noqa: E402
 from keras_distill.demo.exporting import export  # noqa: E402
 from keras_distill.export.macs import count_tflite_macs  # noqa: E402
 
@@ -61,165 +61,6 @@ STUDENTS = ("mlp", "cnn1d", "gru", "lstm", "transformer")
 # test accuracy on MNIST-1D of models trained on labels.
 PAPER = {"logistic regression": 32, "mlp": 68, "cnn": 94, "gru": 91}
 PAPER_ROW = {"mlp": "mlp", "cnn1d": "cnn", "gru": "gru"}
-
-
-def timed(function, *args, **kwargs):
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - start
-
-
-def batch_matmul_macs(content: bytes) -> int:
-    """MACs of the BATCH_MATMUL ops of a `.tflite` file, for one example.
-
-    An `(..., m, k) x (..., k, n)` product does `m * k * n` per batch entry,
-    whichever operand is transposed: the size of the first operand times the
-    output's last axis.
-    """
-    from ai_edge_litert.interpreter import Interpreter
-    from ai_edge_litert.interpreter import OpResolverType
-
-    interpreter = Interpreter(
-        model_content=content,
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-    )
-    detail = interpreter.get_input_details()[0]
-    interpreter.resize_tensor_input(
-        detail["index"], [1, *detail["shape_signature"][1:]]
-    )
-    interpreter.allocate_tensors()
-    shapes = {t["index"]: tuple(t["shape"]) for t in interpreter.get_tensor_details()}
-    total = 0
-    for op in interpreter._get_ops_details():
-        if op["op_name"] == "BATCH_MATMUL":
-            first = shapes[op["inputs"][0]]
-            output = shapes[op["outputs"][0]]
-            total += math.prod(int(d) for d in first) * int(output[-1])
-    return total
-
-
-def file_row(student, name, report, seconds=None, macs=None, note=None):
-    """One model's figures from its LiteRT report."""
-    return {
-        "student": student,
-        "model": name,
-        "keras_accuracy": report.keras_accuracy,
-        "litert_accuracy": report.accuracy,
-        "file_bytes": report.file_bytes,
-        "macs": macs,
-        "latency_1_median": report.latency_ms(1),
-        "float_ops": len(report.float_ops or []),
-        "seconds": seconds,
-        "note": note,
-    }
-
-
-def run_student(seed, name, data, teacher, method, args, out):
-    """Labels, distilled (float32 file) and compressed (int8 file) rows."""
-    keras.utils.set_random_seed(seed)
-    weights = presets.student_preset(name, data).get_weights()
-
-    def fresh():
-        model = presets.student_preset(name, data)
-        model.set_weights(weights)
-        return model
-
-    keras.utils.set_random_seed(seed)
-    model = fresh()
-    _, seconds = timed(
-        training.fit,
-        model,
-        data,
-        epochs=args.epochs,
-        learning_rate=method.learning_rate,
-        validate=False,
-    )
-    rows = [
-        {
-            "student": name,
-            "model": "labels",
-            "params": model.count_params(),
-            "keras_accuracy": dataset.evaluate(model, data),
-            "seconds": seconds,
-        }
-    ]
-    print(f"  seed {seed} {name} labels: {rows[-1]['keras_accuracy']:.3f}", flush=True)
-    keras.utils.set_random_seed(seed)
-    (distiller, _), seconds = timed(
-        training.distil,
-        data,
-        teacher,
-        student=fresh(),
-        method=method,
-        epochs=args.epochs,
-    )
-    student = distiller.student
-    report = export(
-        student,
-        data,
-        out,
-        f"{name}_{seed}",
-        "float32",
-        latency_runs=args.latency_runs,
-    )
-    content = pathlib.Path(report.path).read_bytes()
-    macs = count_tflite_macs(content) + batch_matmul_macs(content)
-    rows.append(file_row(name, "distilled float32", report, seconds, macs))
-    print(f"  seed {seed} {name} distilled: {report.keras_accuracy:.3f}", flush=True)
-    keras.utils.set_random_seed(seed)
-    compressed, seconds = timed(
-        compression.compress,
-        student,
-        teacher,
-        data,
-        method=method,
-        sparsity=args.sparsity,
-        quantization="int8",
-        epochs=args.compress_epochs,
-    )
-    report = export(
-        compressed.model,
-        data,
-        out,
-        f"{name}_{seed}",
-        "int8",
-        latency_runs=args.latency_runs,
-    )
-    how = "QAT" if compressed.qat else "post-training"
-    rows.append(
-        file_row(
-            name,
-            f"pruned + {how} int8",
-            report,
-            seconds,
-            macs,
-            note=compressed.qat_error,
-        )
-    )
-    print(
-        f"  seed {seed} {name} int8: {report.accuracy:.3f} "
-        f"({compressed.sparsity:.0%} zeros, {how})",
-        flush=True,
-    )
-    return rows
-
-
-def mean_std(values, scale=1.0, digits=3):
-    values = [scale * v for v in values if v is not None]
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}g}"
-    return f"{statistics.mean(values):.{digits}g} ± {statistics.stdev(values):.2g}"
-
-
-def pct(values):
-    values = [100 * v for v in values if v is not None]
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.1f}"
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
 def print_tables(teacher_row, rows, args):
