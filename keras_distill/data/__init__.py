@@ -5,6 +5,7 @@ from keras_distill.data.cache import cache_dir
 from keras_distill.data.data_bundle import DataBundle
 from keras_distill.data.digits import load_digits
 from keras_distill.data.digits_image_folder import make_digits_image_folder
+from keras_distill.data.fortunes_folder import make_fortunes_folder
 from keras_distill.data.image_folder import load_image_folder
 from keras_distill.data.input_normalization import InputNormalization
 from keras_distill.data.mnist1d import load_mnist1d
@@ -15,6 +16,8 @@ from keras_distill.data.registry import dataset_choices
 from keras_distill.data.registry import load_dataset
 from keras_distill.data.registry import register_dataset
 from keras_distill.data.spoken_words import make_spoken_words_folder
+from keras_distill.data.text_folder import load_text_folder
+from keras_distill.data.text_tokenizer import TextTokenizer
 from keras_distill.data.tfds import DatasetNotPreparedError
 from keras_distill.data.tfds import load_tfds
 
@@ -23,6 +26,7 @@ __all__ = [
     "DataBundle",
     "DatasetNotPreparedError",
     "InputNormalization",
+    "TextTokenizer",
     "cache_dir",
     "dataset_choices",
     "load_audio_folder",
@@ -30,8 +34,10 @@ __all__ = [
     "load_digits",
     "load_image_folder",
     "load_mnist1d",
+    "load_text_folder",
     "load_tfds",
     "make_digits_image_folder",
+    "make_fortunes_folder",
     "make_spoken_words_folder",
     "mnist1d_arrays",
     "pipeline_throughput",
