@@ -38,6 +38,7 @@ from keras_distill.compress import _engine
 from keras_distill.compress import _layers
 from keras_distill.export import _examples
 from keras_distill.export import converter_log
+from keras_distill.export import dedup
 from keras_distill.export import recurrent
 from keras_distill.export.float_ops import find_float_ops
 from keras_distill.export.float_ops import layer_names
@@ -366,7 +367,8 @@ def run_converter(
 ) -> bytes:
     """Runs the converter on already-checked arguments.
 
-    Recurrent layers are unrolled (see `recurrent`). The converter's log is
+    Recurrent layers are unrolled (see `recurrent`), and identical constant
+    tensors of the file merged (see `dedup`). The converter's log is
     kept out of the terminal; on failure it is written next to `target` (a
     temporary file without one) and the error names it.
     """
@@ -401,6 +403,9 @@ def run_converter(
         except Exception as err:
             error = _conversion_error(model, quantization, err, log[0], target)
             raise error from None
+    # An unrolled recurrent layer's int8 file has one copy of each bias per
+    # time step; merged, they are one (see `dedup`).
+    content = dedup.deduplicate_constants(content)
     if int8_io:
         in_dtype, out_dtype = _io_dtypes(content)
         if in_dtype != np.int8 or out_dtype != np.int8:
