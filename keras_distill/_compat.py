@@ -186,6 +186,34 @@ def inbound_nodes(layer) -> list:
     return list(getattr(layer, "_inbound_nodes", []))
 
 
+def attention_calls(layer) -> list[tuple[tuple, tuple]]:
+    """`(query shape, value shape)` of every call of a `MultiHeadAttention`.
+
+    Keras 3 keeps a node's call arguments (`node.arguments`); tf_keras records
+    only the query as the node's input, so the value's shape is the one the
+    layer was built for (`_value_shape`), the same for every call.
+    """
+    calls = []
+    for node in inbound_nodes(layer):
+        if LEGACY_KERAS:
+            query, value = layer._query_shape, layer._value_shape
+        else:
+            args, kwargs = node.arguments.args, node.arguments.kwargs
+            query = (args[0] if args else kwargs["query"]).shape
+            value = (args[1] if len(args) > 1 else kwargs["value"]).shape
+        calls.append((tuple(query), tuple(value)))
+    return calls
+
+
+def attention_projections(layer) -> dict:
+    """The `EinsumDense` projections of a `MultiHeadAttention` (its `_query_dense`,
+    `_key_dense`, `_value_dense`, `_output_dense` and, gated, `_gate_dense`),
+    by those names without the underscore; the ones it lacks are left out."""
+    names = ("query_dense", "key_dense", "value_dense", "output_dense", "gate_dense")
+    found = {name: getattr(layer, f"_{name}", None) for name in names}
+    return {name: dense for name, dense in found.items() if dense is not None}
+
+
 def scale_loss(optimizer, loss):
     """The loss a mixed_float16 `LossScaleOptimizer` differentiates (else `loss`).
 

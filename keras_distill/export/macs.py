@@ -18,18 +18,35 @@ tf_keras:
 - `Conv1D/2D/3DTranspose`: `input positions * prod(kernel shape)`: every input
   position meets the whole kernel.
 
+- `SimpleRNN`, `GRU`, `LSTM` (any `RNN` of their cells): `steps *
+  (prod(kernel) + prod(recurrent kernel))`, the input and recurrent matrix
+  products of each time step, the kernels being `(features, gates * units)`
+  and `(units, gates * units)` with 1, 3 and 4 gates. Inside `Bidirectional`,
+  the forward and backward layers' sums.
+- `EinsumDense`: the product of the sizes of every index of its equation but
+  the batch axis (each output value sums over the contracted indices).
+- `MultiHeadAttention` (Vaswani et al. 2017): the query, key, value and output
+  projections (`positions * prod(kernel)`, query-side ones over the query's
+  positions, key and value ones over the value's), plus `heads * query
+  positions * value positions * (key_dim + value_dim)` for the scores `Q K^T`
+  and their weighted sum of the values (per attention axis group, with
+  `attention_axes`).
+
 Pruning and quantization-aware layers (TF-MOT's wrappers, keras_distill's
-`FusedQuantize`) count as the layer they compute; fake-quantizers count 0.
-Biases, batch normalization, activations, pooling, additions and the like count
-0: they are additions or one multiplication per value, far fewer than the layers
-above in a CNN. A layer with weights that none of the rows covers (an LSTM,
-`MultiHeadAttention`, `EinsumDense`, a custom layer) also counts 0, and
-`macs_by_layer` marks it `counted=False`, so a table can say what is missing.
+`FusedQuantize`, `QuantizedEinsumDense`, the recurrent and attention layers of
+its QAT engine) count as the layer they compute; fake-quantizers count 0.
+Biases, batch normalization, activations, pooling, additions, a recurrent
+step's gate products, the attention softmax and the like count 0: they are
+additions or one multiplication per value, far fewer than the layers above. A
+layer with weights that none of the rows covers (a custom layer or RNN cell)
+also counts 0, and `macs_by_layer` marks it `counted=False`, so a table can say
+what is missing.
 """
 
 import dataclasses
 import math
 
+import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 from ai_edge_litert.interpreter import OpResolverType
@@ -69,6 +86,7 @@ _TRANSPOSE = _layer_classes("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspo
 _SEPARABLE = _layer_classes("SeparableConv1D", "SeparableConv2D")
 _DEPTHWISE = _layer_classes("DepthwiseConv1D", "DepthwiseConv2D")
 _CONV = _layer_classes("Conv1D", "Conv2D", "Conv3D")
+_RNN_CELLS = _layer_classes("SimpleRNNCell", "GRUCell", "LSTMCell")
 # Layers with weights that do no multiply-accumulate worth counting.
 _NO_MACS = _layer_classes(
     "BatchNormalization",
@@ -114,9 +132,87 @@ def _size(weight) -> int:
     return math.prod(int(d) for d in weight.shape)
 
 
+def _fixed(dims, path: str, what: str) -> int:
+    if any(d is None for d in dims):
+        raise ValueError(
+            f"Layer {path!r} has a free {what} ({tuple(dims)}); MACs need fixed "
+            "ones. Build the model with a fixed input shape, e.g. "
+            "`keras.Input((40, 1))`."
+        )
+    return math.prod(int(d) for d in dims)
+
+
+def _recurrent_macs(layer, input_shape, path) -> int | None:
+    """Steps x (x W + h U) of a SimpleRNN, GRU or LSTM; None for other cells."""
+    cell = getattr(layer, "cell", None)
+    if not isinstance(cell, _RNN_CELLS):
+        return None
+    steps = input_shape[0 if getattr(layer, "time_major", False) else 1]
+    steps = _fixed([steps], path, "number of time steps")
+    return steps * (_size(cell.kernel) + _size(cell.recurrent_kernel))
+
+
+def _einsum_macs(equation: str, input_shape, kernel_shape, path) -> int | None:
+    """Product of every index size of `equation` but the input's batch axis."""
+    inputs, rest = equation.split(",")
+    kernel = rest.split("->")[0]
+    if "..." in kernel:
+        return None
+    if "..." in inputs:
+        # Labels outside a-zA-Z, one per axis the ellipsis stands for.
+        extra = len(input_shape) - (len(inputs) - 3)
+        inputs = inputs.replace("...", "".join(chr(0x100 + i) for i in range(extra)))
+    sizes = dict(zip(inputs[1:], input_shape[1:]))
+    sizes.update(zip(kernel, kernel_shape))
+    return _fixed(list(sizes.values()), path, "dimension in its einsum")
+
+
+def _kernel(dense):
+    """An EinsumDense's kernel; a `QuantizedEinsumDense` holds it in `.layer`."""
+    return dense.layer.kernel if _is_quantized_einsum(dense) else dense.kernel
+
+
+def _attention_macs(layer, query_shape, value_shape, path) -> int:
+    """Projections, `Q K^T` and the weighted sum of `V` of one attention call."""
+    dense = _compat.attention_projections(layer)
+    query_positions = _fixed(query_shape[1:-1], path, "query dimension")
+    value_positions = _fixed(value_shape[1:-1], path, "value dimension")
+    query_side = sum(
+        _size(_kernel(dense[name]))
+        for name in ("query_dense", "output_dense", "gate_dense")
+        if name in dense
+    )
+    value_side = _size(_kernel(dense["key_dense"])) + _size(
+        _kernel(dense["value_dense"])
+    )
+    heads, key_dim = _kernel(dense["query_dense"]).shape[-2:]
+    value_dim = _kernel(dense["value_dense"]).shape[-1]
+    axes = layer.get_config().get("attention_axes")
+    if axes is None:
+        axes = range(1, len(value_shape) - 1)
+    attended = _fixed([value_shape[axis] for axis in axes], path, "value dimension")
+    attention = int(heads) * query_positions * attended
+    return (
+        query_positions * query_side
+        + value_positions * value_side
+        + attention * (int(key_dim) + int(value_dim))
+    )
+
+
 def _macs_of_call(layer, input_shape, output_shape, path) -> int | None:
     """MACs of one call, or None for a layer with weights we do not count."""
     data_format = getattr(layer, "data_format", None)
+    if isinstance(layer, keras.layers.Bidirectional):
+        both = [
+            _recurrent_macs(inner, input_shape, path)
+            for inner in (layer.forward_layer, layer.backward_layer)
+        ]
+        return None if None in both else sum(both)
+    if isinstance(layer, keras.layers.RNN):
+        return _recurrent_macs(layer, input_shape, path)
+    if isinstance(layer, keras.layers.EinsumDense):
+        equation = layer.get_config()["equation"]
+        return _einsum_macs(equation, input_shape, layer.kernel.shape, path)
     if isinstance(layer, _TRANSPOSE):
         return _positions(input_shape, data_format, path) * _size(layer.kernel)
     if isinstance(layer, _SEPARABLE):
@@ -150,7 +246,18 @@ def _computes_its_inner_layer(layer) -> bool:
     """
     if isinstance(layer, keras.layers.Wrapper):
         return not isinstance(layer, keras.layers.Bidirectional)
-    return _engine.is_fused_quantize(layer)
+    return _engine.is_fused_quantize(layer) or _is_quantized_einsum(layer)
+
+
+def _is_quantized_einsum(layer) -> bool:
+    """Our Keras 3 QAT engine's `QuantizedEinsumDense` (the float one in `.layer`)."""
+    if _compat.LEGACY_KERAS:
+        return False
+    from keras_distill.compress._keras3.quantized_einsum_dense import (
+        QuantizedEinsumDense,
+    )
+
+    return isinstance(layer, QuantizedEinsumDense)
 
 
 def _walk(layer, path: str, rows: list, calls=None) -> None:
@@ -161,6 +268,13 @@ def _walk(layer, path: str, rows: list, calls=None) -> None:
     calls = _calls(layer) if calls is None else calls
     if _computes_its_inner_layer(layer):
         _walk(layer.layer, path, rows, calls)
+        return
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        total = sum(
+            _attention_macs(layer, query, value, path)
+            for query, value in _compat.attention_calls(layer)
+        )
+        rows.append(LayerMACs(path, type(layer).__name__, int(total)))
         return
     total, counted = 0, True
     for input_shape, output_shape in calls:
@@ -213,10 +327,13 @@ def count_macs(model) -> int:
 
     MACs are the usual measure of a model's compute ("300M multiply-adds" for
     MobileNetV2 at 224x224): one multiplication and its accumulation. `Dense`,
-    `Conv1D/2D/3D`, `DepthwiseConv1D/2D`, `SeparableConv1D/2D` and
-    `Conv1D/2D/3DTranspose` are counted from their kernel shapes and the shapes
-    of their calls; every other layer counts 0 (see `macs_by_layer` for the
-    list, and the module docstring for the formulas). The count does not depend
+    `Conv1D/2D/3D`, `DepthwiseConv1D/2D`, `SeparableConv1D/2D`,
+    `Conv1D/2D/3DTranspose`, `EinsumDense`, `SimpleRNN`, `GRU`, `LSTM` (every
+    time step; both directions in `Bidirectional`) and `MultiHeadAttention`
+    (projections, `Q K^T` and the weighted sum of the values) are counted from
+    their kernel shapes and the shapes of their calls; every other layer
+    counts 0 (see `macs_by_layer` for the list, and the module docstring for
+    the formulas). The count does not depend
     on quantization: an int8 file does the same MACs in int8.
 
     Args:
@@ -295,6 +412,13 @@ def count_tflite_macs(content: bytes) -> int:
         )
     interpreter.resize_tensor_input(detail["index"], [1, *signature[1:]])
     interpreter.allocate_tensors()
+    # The shapes after a RESHAPE with a computed shape (a Dense on tokens) are
+    # only known once the file has run: before, they are the converter's
+    # placeholders (e.g. (1, 1)) and the ops after them would count too few.
+    interpreter.set_tensor(
+        detail["index"], np.zeros([1, *signature[1:]], dtype=detail["dtype"])
+    )
+    interpreter.invoke()
     shapes = {t["index"]: tuple(t["shape"]) for t in interpreter.get_tensor_details()}
     total = 0
     for op in interpreter._get_ops_details():
