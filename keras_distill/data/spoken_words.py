@@ -78,11 +78,25 @@ def _espeak() -> str:
     return path
 
 
-def _listed(espeak: str, option: str, column) -> set[str]:
-    out = subprocess.run(
-        [espeak, option], capture_output=True, text=True, timeout=30, check=True
-    ).stdout
-    return {column(line.split()) for line in out.splitlines()[1:] if line.split()}
+def _espeak_voices(espeak: str) -> tuple[set[str], set[str]]:
+    """The names `-v` accepts before a `+` (languages, voice names and files) and
+    after it (variants), from `espeak-ng --voices` and `--voices=variant`."""
+
+    def listing(option: str) -> list[str]:
+        out = subprocess.run(
+            [espeak, option], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+        return out.splitlines()[1:]
+
+    names = set()
+    for line in listing("--voices"):
+        fields = line.split()
+        if len(fields) >= 5:
+            # Pty, Language, Age/Gender, VoiceName, File, (other language, pty)...
+            names.update((fields[1], fields[3], fields[4], fields[4].split("/")[-1]))
+            names.update(field[1:] for field in fields[5:] if field.startswith("("))
+    variants = {line.split("!v/", 1)[1].strip() for line in listing("--voices=variant")}
+    return names, variants
 
 
 def _check_words(words) -> tuple[str, ...]:
@@ -126,10 +140,7 @@ def _check_voices(voices, espeak: str) -> tuple[str, ...]:
             f"espeak-ng voices such as ('en-us+m3', 'en-gb-scotland+f2'), got "
             f"{voices!r}."
         )
-    languages = _listed(espeak, "--voices", lambda fields: fields[1])
-    variants = _listed(
-        espeak, "--voices=variant", lambda fields: fields[-1].removeprefix("!v/")
-    )
+    languages, variants = _espeak_voices(espeak)
     for voice in voices:
         accent, _, variant = str(voice).partition("+")
         if (
@@ -314,7 +325,7 @@ def make_spoken_words_folder(
         f"{tempfile.mkdtemp()}/words", words=("yes", "no"), voices=3
     )
     sorted(path.name for path in (folder / "yes").iterdir())
-    # ['en+m1_nohash_0.wav', 'en-gb-scotland+m4_nohash_0.wav', 'en-us+m3_nohash_0.wav']
+    # ['en+m1_nohash_0.wav', 'en-gb-scotland+m3_nohash_0.wav', 'en-us+m2_nohash_0.wav']
     data = load_audio_folder(folder, test_fraction=0.3)
     ```
     """

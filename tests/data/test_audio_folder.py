@@ -3,6 +3,7 @@
 import itertools
 import math
 import struct
+import sys
 import warnings
 import wave
 
@@ -329,3 +330,12 @@ def test_too_few_speakers_to_split_is_refused(tmp_path):
     _speaker_folder(tmp_path, 2)
     with pytest.raises(ValueError, match="2 speakers .* too few"):
         load_audio_folder(tmp_path, test_fraction=0.2, validation_fraction=0.2)
+
+
+def test_resampling_without_scipy_names_the_extra_to_install(tmp_path, monkeypatch):
+    for word in ("a", "b"):
+        _write(tmp_path / word / "0.wav", _sine(8000), rate=8000)
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    monkeypatch.setitem(sys.modules, "scipy.signal", None)
+    with pytest.raises(ImportError, match=r"pip install 'keras-distill\[demo\]'"):
+        load_audio_folder(tmp_path, test_fraction=0.5)
