@@ -24,11 +24,23 @@ MLP student's "hidden1"/"hidden2", the CNN student's "features".
 - Vectors read as sequences (MNIST-1D as 40 steps of one value): `"cnn1d"`,
   `"gru"`, `"lstm"` and `"transformer"` students, about as large as the MLP
   (`keras_distill.demo.sequence_students`).
+- Audio waveforms (`DataBundle.sample_rate` set; Keras 3 only): log-mel
+  features inside the model, a ResNet-style teacher on them, and the `"ds-cnn"`
+  (default) and `"gru"` students (`keras_distill.demo.speech_presets`).
+- Text token ids (`DataBundle.tokenizer` set): a Transformer-encoder teacher,
+  and the `"transformer"` (default) and `"cnn1d"` students
+  (`keras_distill.demo.text_presets`).
+
+The names `"cnn1d"`, `"gru"` and `"transformer"` build the student of the
+data's modality; `presets_for(modality)` lists the names each modality takes.
 """
 
 import os
 
 from keras_distill._compat import keras
+from keras_distill.data.data_bundle import DataBundle
+from keras_distill.demo import speech_presets
+from keras_distill.demo import text_presets
 from keras_distill.demo.sequence_students import SEQUENCE_PRESETS
 from keras_distill.demo.sequence_students import sequence_student
 
@@ -40,6 +52,7 @@ STUDENT_PRESETS = (
     "mobilenet_v2",
     "mobilenet_v3_small",
     "mobilenet_v3_small_minimalistic",
+    "ds-cnn",
 )
 
 # keras.applications students: the constructor, the default width multiplier
@@ -52,6 +65,20 @@ STUDENT_PRESETS = (
 # file was the fastest preset on this project's CPU (docs/export.md).
 _BN_MOMENTUM = 0.9  # of every BatchNormalization in the image presets
 
+_MODALITY_PRESETS = {
+    "vector": ("mlp", "mlp-small", *SEQUENCE_PRESETS),
+    "image": (
+        "mlp",
+        "mlp-small",
+        "cnn-tiny",
+        "mobilenet_v2",
+        "mobilenet_v3_small",
+        "mobilenet_v3_small_minimalistic",
+    ),
+    "audio": speech_presets.SPEECH_PRESETS,
+    "text": text_presets.TEXT_PRESETS,
+}
+
 _APPLICATIONS = {
     "mobilenet_v2": ("MobileNetV2", 0.35, 32, {}),
     "mobilenet_v3_small": ("MobileNetV3Small", 0.75, 32, {}),
@@ -62,6 +89,26 @@ _APPLICATIONS = {
         {"minimalistic": True},
     ),
 }
+
+
+def presets_for(modality: str) -> tuple:
+    """The student preset names that fit data of `modality`.
+
+    Args:
+        modality: str, `DataBundle.modality`: `"vector"`, `"image"`, `"audio"`
+            or `"text"`.
+
+    Returns:
+        A tuple of names from `STUDENT_PRESETS`.
+
+    Raises:
+        ValueError: an unknown modality.
+    """
+    if modality not in _MODALITY_PRESETS:
+        raise ValueError(
+            f"Unknown modality {modality!r}: choose one of {tuple(_MODALITY_PRESETS)}."
+        )
+    return _MODALITY_PRESETS[modality]
 
 
 def _is_image(input_shape) -> bool:
@@ -76,7 +123,10 @@ def _body_input(data):
 def teacher_preset(data) -> "keras.Model":
     """The default teacher for data of `input_shape`.
 
-    For images, a ResNet-style CNN (He et al. 2016) sized to the data: a 3x3
+    For audio waveforms, log-mel features and the same ResNet-style CNN on
+    them (`speech_presets.speech_teacher`); for text token ids, a Transformer
+    encoder (`text_presets.text_teacher`). For images, a ResNet-style CNN (He
+    et al. 2016) sized to the data: a 3x3
     stem of 16 channels, then stages of two residual blocks (3x3 convolutions
     with batch normalization, momentum 0.9 so the moving statistics settle in
     the few hundred steps of a small dataset), doubling the channels (16, 32,
@@ -95,13 +145,18 @@ def teacher_preset(data) -> "keras.Model":
         An uncompiled Functional model named "teacher" that outputs logits.
 
     Raises:
-        ValueError: for examples that are neither vectors nor images.
+        ValueError: for examples that are neither vectors, images, audio nor
+            text; for audio on tf_keras (the log-mel layer needs Keras 3).
 
     Example:
     ```python
     teacher = teacher_preset(keras_distill.data.load_dataset("digits"))
     ```
     """
+    if data.modality == "audio":
+        return speech_presets.speech_teacher(data, _resnet_body)
+    if data.modality == "text":
+        return text_presets.text_teacher(data)
     input_shape = tuple(data.input_shape)
     inputs, x = _body_input(data)
     if _is_image(input_shape):
@@ -190,17 +245,33 @@ def is_mobile_sized(input_shape) -> bool:
     return _is_image(input_shape) and min(input_shape[:2]) >= smallest
 
 
-def default_student_preset(input_shape) -> str:
-    """The student preset the demo uses for data of `input_shape`.
+def default_student_preset(data) -> str:
+    """The student preset the demo uses for `data`.
 
-    "mlp" for vectors; for images, "mobilenet_v3_small_minimalistic" (a
-    MobileNet as Android apps ship them, the variant whose int8 file ran
-    fastest here) from its smallest size (32x32) up, and "cnn-tiny" below
-    it. On the 32x32 colour digits of `benchmarks/images.py` it beat
-    width-0.35 MobileNetV2, with about as many parameters, on distilled
-    accuracy and on int8 latency
+    "ds-cnn" for audio, "transformer" for text, "mlp" for vectors; for
+    images, "mobilenet_v3_small_minimalistic" (a MobileNet as Android apps
+    ship them, the variant whose int8 file ran fastest here) from its
+    smallest size (32x32) up, and "cnn-tiny" below it. On the 32x32 colour
+    digits of `benchmarks/images.py` it beat width-0.35 MobileNetV2, with
+    about as many parameters, on distilled accuracy and on int8 latency
     (docs/images.md, docs/export.md).
+
+    Args:
+        data: `keras_distill.data.DataBundle`, or the shape of one example
+            (a tuple, read as vectors or images: audio and text need the
+            DataBundle).
+
+    Returns:
+        str, a name from `presets_for(data.modality)`.
     """
+    if isinstance(data, DataBundle):
+        if data.modality == "audio":
+            return "ds-cnn"
+        if data.modality == "text":
+            return "transformer"
+        input_shape = tuple(data.input_shape)
+    else:
+        input_shape = tuple(data)
     if not _is_image(input_shape):
         return "mlp"
     if is_mobile_sized(input_shape):
@@ -221,7 +292,9 @@ def student_preset(
             sequences of one feature, see `sequence_students`),
             `"mobilenet_v2"`, `"mobilenet_v3_small"` or
             `"mobilenet_v3_small_minimalistic"` (see `application_student`,
-            images of at least 32x32).
+            images of at least 32x32), `"ds-cnn"` (audio). For audio, `"gru"`
+            and `"ds-cnn"` build `speech_presets.speech_student`; for text,
+            `"transformer"` and `"cnn1d"` build `text_presets.text_student`.
         data: `keras_distill.data.DataBundle`, the dataset (its input shape,
             classes and normalization).
         alpha: float, the MobileNets' width multiplier; only for those presets.
@@ -234,7 +307,9 @@ def student_preset(
         An uncompiled Functional model named "student" that outputs logits.
 
     Raises:
-        ValueError: an unknown preset name, "cnn-tiny" or a MobileNet on vectors,
+        ValueError: an unknown preset name, a preset that does not fit the
+            data's modality (the message names those that do), audio on
+            tf_keras, "cnn-tiny" or a MobileNet on vectors,
             a sequence student on images, images too small for a MobileNet, or
             `alpha`/`weights` for a preset without them.
 
@@ -255,6 +330,22 @@ def student_preset(
             f"Unknown student preset {name!r}. Choose one of {STUDENT_PRESETS}, or "
             "pass a .keras file."
         )
+    modality = data.modality
+    if modality in ("audio", "text"):
+        if name not in presets_for(modality):
+            raise ValueError(
+                f"Student preset {name!r} does not fit {modality} examples; for "
+                f"{modality} choose one of {presets_for(modality)}, or pass a "
+                ".keras file."
+            )
+    elif name not in presets_for("vector") + presets_for("image"):
+        # Names only audio or text take; vectors and images keep their
+        # preset-specific messages (e.g. 'cnn-tiny' on vectors).
+        raise ValueError(
+            f"Student preset {name!r} is for audio waveforms; these are "
+            f"{modality} examples, for which the presets are "
+            f"{presets_for(modality)}."
+        )
     if name in _APPLICATIONS:
         return application_student(name, data, alpha=alpha, weights=weights)
     if alpha is not None or weights is not None:
@@ -263,6 +354,10 @@ def student_preset(
             f"weights (got alpha={alpha!r}, weights={weights!r}); they are for "
             f"{tuple(_APPLICATIONS)}."
         )
+    if modality == "audio":
+        return speech_presets.speech_student(name, data)
+    if modality == "text":
+        return text_presets.text_student(name, data)
     input_shape = tuple(data.input_shape)
     inputs, x = _body_input(data)
     if name in SEQUENCE_PRESETS:

@@ -117,17 +117,39 @@ def _transformer_body(x, steps: int):
         bias_axes="td",
         name="patch_embedding",
     )(x)
-    for block in range(1, BLOCKS + 1):
+    x = encoder_blocks(x, blocks=BLOCKS, width=WIDTH, heads=HEADS, ffn_units=FFN_UNITS)
+    x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_ln")(x)
+    return keras.layers.GlobalAveragePooling1D(name="features")(x)
+
+
+def encoder_blocks(x, *, blocks: int, width: int, heads: int, ffn_units: int):
+    """Pre-LayerNormalization Transformer encoder blocks (Xiong et al. 2020).
+
+    Each block is `x + MHA(LN(x))`, then `x + FFN(LN(x))` with a GELU
+    feed-forward network of `ffn_units`; layers are named `block<i>_...`.
+    Built-in Keras layers only, so both compression engines and the saved
+    `.keras` file need nothing custom.
+
+    Args:
+        x: tensor `(batch, tokens, width)`.
+        blocks: int, how many blocks.
+        width: int, the model width (the last axis of `x`).
+        heads: int, attention heads; `width` must be a multiple of it.
+        ffn_units: int, the hidden units of the feed-forward network.
+
+    Returns:
+        The tensor after the last block, of the same shape as `x`.
+    """
+    for block in range(1, blocks + 1):
         h = keras.layers.LayerNormalization(epsilon=1e-6, name=f"block{block}_ln1")(x)
         h = keras.layers.MultiHeadAttention(
-            HEADS, WIDTH // HEADS, name=f"block{block}_attention"
+            heads, width // heads, name=f"block{block}_attention"
         )(h, h)
         x = keras.layers.Add(name=f"block{block}_res1")([x, h])
         h = keras.layers.LayerNormalization(epsilon=1e-6, name=f"block{block}_ln2")(x)
-        h = keras.layers.Dense(FFN_UNITS, activation="gelu", name=f"block{block}_ffn1")(
+        h = keras.layers.Dense(ffn_units, activation="gelu", name=f"block{block}_ffn1")(
             h
         )
-        h = keras.layers.Dense(WIDTH, name=f"block{block}_ffn2")(h)
+        h = keras.layers.Dense(width, name=f"block{block}_ffn2")(h)
         x = keras.layers.Add(name=f"block{block}_res2")([x, h])
-    x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_ln")(x)
-    return keras.layers.GlobalAveragePooling1D(name="features")(x)
+    return x
