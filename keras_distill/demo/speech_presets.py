@@ -12,8 +12,11 @@ no feature code of its own:
    Microcontrollers"): 40 ms Hann windows every 20 ms, 40 mel bins, in decibels
    (`10 log10(max(power, 1e-10))`). Keras centres the frames (the waveform is
    padded by half an FFT on each side), so 1 s gives 51 frames, not Hello
-   Edge's 49. The converter turns it into builtin LiteRT ops (RFFT2D, COMPLEX_ABS
-   or REAL/IMAG, LOG, ...) that stay float in an int8 file;
+   Edge's 49. The converter turns it into builtin LiteRT ops (MIRROR_PAD,
+   GATHER for the frames, RFFT2D, REAL, IMAG, FULLY_CONNECTED for the mel
+   filters, LOG, ...) that stay float in an int8 file (28 ops; the mel matrix
+   and window, about 85 kB of float32 constants, are most of a small student's
+   file);
 3. "time_major": the (mels, frames) output transposed to (frames, mels);
 4. "log_mel_scale": a fixed rescaling of the decibels, `dB / 40 + 1` (silence,
    -100 dB, becomes -1.5; a loud frame, +40 dB, becomes 2), so training starts
@@ -147,9 +150,11 @@ def speech_student(name: str, data) -> "keras.Model":
     """A keyword-spotting student on raw waveforms: `"ds-cnn"` or `"gru"`.
 
     Args:
-        name: str, `"ds-cnn"` (Hello Edge's DS-CNN-S, Zhang et al. 2017: 24,204
-            parameters for 12 classes) or `"gru"` (a GRU of 64 units over the
-            log-mel frames: 20,748 parameters for 12 classes).
+        name: str, `"ds-cnn"` (Hello Edge's DS-CNN-S, Zhang et al. 2017:
+            24,332 parameters and 11.0 M MACs for 12 classes and 1 s clips) or
+            `"gru"` (a GRU of 64 units over the log-mel frames: 21,132
+            parameters for 12 classes; in an int8 file the unrolled GRU still
+            computes in float, see `TFLiteReport.float_ops`).
         data: `keras_distill.data.DataBundle` of waveforms (`sample_rate` set).
 
     Returns:
