@@ -167,7 +167,11 @@ def speech_student(name: str, data) -> "keras.Model":
 
     Example:
     ```python
-    student = speech_student("ds-cnn", speech_commands)  # 16 kHz, 1 s clips
+    # doctest: +SKIP (Keras 3 only, and it needs a folder of WAV clips)
+    from keras_distill.data import load_audio_folder
+
+    data = load_audio_folder("speech_commands")  # word folders of .wav clips
+    student = speech_student("ds-cnn", data)  # takes (16000,) waveforms
     ```
     """
     if name not in SPEECH_PRESETS:

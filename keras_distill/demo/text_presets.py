@@ -135,7 +135,26 @@ def text_student(name: str, data) -> "keras.Model":
 
     Example:
     ```python
-    student = text_student("cnn1d", reviews)  # a text DataBundle
+    import dataclasses
+
+    import numpy as np
+
+    from keras_distill.data import InputNormalization
+    from keras_distill.data import TextTokenizer
+    from keras_distill.data.pipeline import bundle_from_arrays
+
+    tokenizer = TextTokenizer(("", "[UNK]", "good", "bad"), sequence_length=8)
+    ids = tokenizer.encode(["good good", "bad", "good bad", "bad bad"])
+    labels = np.array([0, 1, 0, 1])
+    data = bundle_from_arrays(
+        "reviews", x_train=ids, y_train=labels, x_test=ids, y_test=labels,
+        class_names=("pos", "neg"),
+        normalization_for=lambda _: InputNormalization.rescale(1.0),
+        batch_size=2, seed=0, validation_fraction=0.0, description="",
+    )
+    data = dataclasses.replace(data, tokenizer=tokenizer)
+    student = text_student("cnn1d", data)
+    assert student.predict(ids, verbose=0).shape == (4, 2)
     ```
     """
     if name not in TEXT_PRESETS:
