@@ -1,4 +1,4 @@
-"""Identical constant tensors of a `.tflite` file merged into one.
+"""Identical constant tensors of a `.tflite` file merged; fused names shortened.
 
 Why: a recurrent student is exported unrolled (see `recurrent`), one set of
 ops per time step. In the float file the converter gives the 40 steps'
@@ -17,6 +17,17 @@ shares its kernels across the steps), constants are read-only, and only
 indices change, so the file computes exactly the same outputs. Buffers with
 identical bytes are merged as well. The data of every buffer is written
 16-byte aligned, as the converter writes it.
+
+Tensor names are shortened the same way. The converter names a tensor it
+fused from several ops by all their names joined with `;`: in the unrolled
+GRU's post-training int8 file, each step's input is named after the 40
+`unstack` outputs (1,030 characters, 49 KB of names in a 218 KB file). Of
+the parts that share a name scope (all but the last `/` segment), only the
+last is kept, in order: `gru/unstack;gru/unstack1;...;gru/unstack39` becomes
+`gru/unstack39`, while `dense/MatMul;activation/Relu` stays as it is. Every
+layer a name mentioned is still mentioned, the last one last, so
+`find_float_ops` names the same layers. The model's input and output tensors
+keep their names.
 
 Files whose data lies outside the flatbuffer (over 2 GB) are returned as
 they are. The flatbuffer is read and written with LiteRT's generated schema
@@ -74,6 +85,29 @@ def _tensor_key(tensor) -> bytes:
         return _packed(tensor)
     finally:
         tensor.name = name
+
+
+def _short_name(name: bytes) -> bytes:
+    """The last part of each name scope of a `;`-joined fused name, in order."""
+    parts = name.split(b";")
+    if len(parts) < 2:
+        return name
+    last = {part.rpartition(b"/")[0]: i for i, part in enumerate(parts)}
+    return b";".join(parts[i] for i in sorted(last.values()))
+
+
+def _shorten_names(model) -> bool:
+    """Shortens fused tensor names but the model's inputs' and outputs'."""
+    changed = False
+    for subgraph in model.subgraphs or ():
+        boundary = set(subgraph.inputs or ()) | set(subgraph.outputs or ())
+        for index, tensor in enumerate(subgraph.tensors or ()):
+            if tensor.name is None or index in boundary:
+                continue
+            short = _short_name(tensor.name)
+            if short != tensor.name:
+                tensor.name, changed = short, True
+    return changed
 
 
 def _merge_buffers(model) -> list[int]:
@@ -150,16 +184,18 @@ def deduplicate_constants(content: bytes) -> bytes:
 
     Use it on a converted file whose ops read copies of the same constant,
     such as an unrolled recurrent layer in int8 (one bias copy per time step);
-    `convert_tflite` calls it on every file. The file computes the same
-    outputs, bit for bit; it is only smaller.
+    `convert_tflite` calls it on every file. Fused tensor names that repeat a
+    name scope are shortened too (see the module docstring). The file
+    computes the same outputs, bit for bit; it is only smaller.
 
     Args:
         content: the bytes of a `.tflite` file.
 
     Returns:
         The bytes of the file with duplicate constant tensors removed, merged
-        buffers and 16-byte aligned data; `content` itself when there is
-        nothing to merge or its data lies outside the flatbuffer.
+        buffers, shortened names and 16-byte aligned data; `content` itself
+        when there is nothing to change, that would not make it smaller, or
+        its data lies outside the flatbuffer.
 
     Raises:
         ValueError: `content` is not a `.tflite` flatbuffer.
@@ -184,7 +220,8 @@ def deduplicate_constants(content: bytes) -> bytes:
         _merge_tensors(model, index, buffer_of)
         for index in range(len(model.subgraphs or ()))
     )
-    if not removed and buffer_of == list(range(len(buffer_of))):
+    renamed = _shorten_names(model)
+    if not removed and not renamed and buffer_of == list(range(len(buffer_of))):
         return content
     used_after = {t.buffer for s in model.subgraphs or () for t in s.tensors or ()}
     used_after |= {m.buffer for m in model.metadata or ()}
@@ -194,4 +231,6 @@ def deduplicate_constants(content: bytes) -> bytes:
     model.buffers = [_aligned(buffer) for buffer in model.buffers]
     builder = flatbuffers.Builder(len(content))
     builder.Finish(model.Pack(builder), file_identifier=_FILE_IDENTIFIER)
-    return bytes(builder.Output())
+    rewritten = bytes(builder.Output())
+    # Names shortened by a few characters can cost more in realigned data.
+    return rewritten if len(rewritten) < len(content) else content

@@ -13,6 +13,8 @@ from keras_distill._compat import keras
 from keras_distill.export import convert as convert_module
 from keras_distill.export.convert import convert_tflite
 from keras_distill.export.dedup import deduplicate_constants
+from keras_distill.export.float_ops import _layer_of
+from keras_distill.export.float_ops import layer_names
 
 TIMESTEPS, FEATURES, UNITS, CLASSES = 8, 3, 4, 3
 
@@ -75,12 +77,51 @@ def dense_student():
     )
 
 
-def test_file_with_nothing_to_merge_is_returned_byte_for_byte(monkeypatch):
-    model = dense_student()
-    raw = raw_convert(monkeypatch, model)
-    assert duplicate_constants(raw) == 0
-    assert deduplicate_constants(raw) == raw
-    assert convert_tflite(model) == raw
+def test_file_with_nothing_left_to_change_is_returned_byte_for_byte():
+    content = convert_tflite(dense_student())
+    assert duplicate_constants(content) == 0
+    assert deduplicate_constants(content) == content
+
+
+def repeated_scopes(content: bytes) -> int:
+    """Tensor names with two `;`-parts in the same name scope."""
+    count = 0
+    for tensor in read(content).subgraphs[0].tensors:
+        scopes = [part.rpartition(b"/")[0] for part in tensor.name.split(b";")]
+        count += len(set(scopes)) < len(scopes)
+    return count
+
+
+def test_fused_names_keep_one_part_per_scope_and_point_to_the_same_layers(
+    monkeypatch,
+):
+    model = keras.Sequential(
+        [
+            keras.Input((TIMESTEPS, FEATURES)),
+            keras.layers.GRU(UNITS),
+            keras.layers.Dense(CLASSES, activation="relu"),
+        ],
+        name="gru_student",
+    )
+    x = np.random.default_rng(0).normal(size=(16, TIMESTEPS, FEATURES))
+    x = x.astype("float32")
+    options = {"quantization": "int8", "representative_data": x}
+    raw = raw_convert(monkeypatch, model, **options)
+    short = convert_tflite(model, **options)
+    # Post-training int8 names each step's input after every `unstack` output.
+    assert repeated_scopes(raw) > 0
+    assert repeated_scopes(short) == 0
+    assert len(short) < len(raw)
+    # Nothing else changed, so tensor i is the same tensor in both files; the
+    # layer `find_float_ops` reads from its name must be the same.
+    layers = set(layer_names(model))
+    raw_names = [t.name.decode() for t in read(raw).subgraphs[0].tensors]
+    short_names = [t.name.decode() for t in read(short).subgraphs[0].tensors]
+    assert len(raw_names) == len(short_names)
+    raw_layers = [_layer_of(name, layers) for name in raw_names]
+    assert raw_layers == [_layer_of(name, layers) for name in short_names]
+    assert raw_layers.count("gru") > TIMESTEPS
+    np.testing.assert_array_equal(run(short, x), run(raw, x))
 
 
 def test_copied_constant_tensor_is_merged_and_outputs_are_bit_identical(
