@@ -86,6 +86,7 @@ def build_student(spec: str, size: int = DEFAULT_SIZE):
     name, _, width = spec.partition(":")
     images = types.SimpleNamespace(  # what a preset reads of a DataBundle
         input_shape=(size, size, 3),
+        modality="image",
         num_classes=NUM_CLASSES,
         preprocessing_layer=lambda name=None: keras.layers.Rescaling(
             1 / 255, name=name
