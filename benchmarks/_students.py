@@ -252,8 +252,8 @@ def print_family_tables(title, teacher, rows, students, baseline="labels") -> li
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(
-        f"| teacher | {teacher['params']:,} | - | "
-        f"{pct([teacher['keras_accuracy']])} | - | - | {teacher['macs']:,} | "
+        f"| teacher | {teacher['params']:,} | "
+        f"{pct([teacher['keras_accuracy']])} | - | - | - | {teacher['macs']:,} | "
         f"{teacher['file_bytes'] / 1024:.1f} | - | "
         f"{teacher['latency_1_median']:.3g} | - | - |"
     )
