@@ -59,7 +59,8 @@ def test_demo_load_data_resizes_an_image_folder_to_image_size(folder):
 
 
 def test_demo_image_size_for_a_dataset_without_images_is_a_usage_error():
-    with pytest.raises(UsageError, match=r"Unknown option\(s\) \['image_size'\]"):
+    # The message names the flag the user typed.
+    with pytest.raises(UsageError, match=r"Unknown option\(s\) \[--image-size\]"):
         load_data("digits", image_size=16)
 
 
