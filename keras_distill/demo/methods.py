@@ -184,10 +184,11 @@ METHODS = {
             loss="kl",
             # The demo on 1,280 espeak-ng clips (26 unseen speakers), DS-CNN
             # student, teacher trained with this augmentation, seed 0, one
-            # run each: distilled on the clips as they are 98.8 % (labels
-            # alone 97.7 %); on time shift + noise 95.4 %; on the whole
-            # augmentation (consistent teaching) 75.8 %, still underfitting
-            # after 30 epochs (docs/speech_and_text.md).
+            # run each: distilled on the clips as they are 98.8 %; on time
+            # shift + noise 95.4 %; on the whole augmentation (consistent
+            # teaching) 75.8 %, still underfitting after 30 epochs. Labels
+            # alone: 97.7 and 98.8 % in two demo runs, so distillation does
+            # not beat labels on these voices (docs/speech_and_text.md).
             temperature=2.0,
             alpha=0.0,
             mixup_alpha=None,
