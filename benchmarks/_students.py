@@ -328,3 +328,108 @@ def print_family_tables(title, teacher, rows, students, baseline="labels") -> li
     for note in sorted({r["note"] for r in rows if r.get("note")}):
         print(f"\nQAT refused: {note}")
     return targets
+
+
+def family_main(doc, modality, students, make_folder, argv=None, baseline="labels"):
+    """The whole of `speech.py` / `text.py`: options, teacher, seeds, tables.
+
+    Args:
+        doc: the script's docstring (its first line is `--help`'s).
+        modality: "audio" or "text": the default method and teacher epochs.
+        students: tuple of student preset names.
+        make_folder: `make_folder(out, args) -> folder` writes the dataset.
+        argv: the command line. Defaults to None (sys.argv).
+        baseline: the row the distilled student must beat besides "labels";
+            "labels + augmentation" also trains that row (with the teacher's
+            augmentation). Defaults to "labels".
+
+    With `--report FILE` it prints the tables of a `--json` log and runs
+    nothing.
+    """
+    import argparse
+    import tempfile
+
+    from keras_distill.demo import methods
+    from keras_distill.demo import teacher as teacher_stage
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument(
+        "--students", nargs="+", default=list(students), choices=students
+    )
+    parser.add_argument(
+        "--method",
+        default=methods.DEFAULT_METHODS[modality],
+        choices=list(methods.METHODS),
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="default: the method's"
+    )
+    parser.add_argument(
+        "--teacher-epochs", type=int, default=teacher_stage.TEACHER_EPOCHS[modality]
+    )
+    parser.add_argument(
+        "--compress-epochs", type=int, default=None, help="default: the method's"
+    )
+    parser.add_argument("--sparsity", type=float, default=0.5)
+    parser.add_argument("--latency-runs", type=int, default=200)
+    parser.add_argument("--out", default=None, help="folder; a temp dir if unset")
+    parser.add_argument("--json", default=None, help="append the rows here")
+    parser.add_argument(
+        "--report", default=None, help="print the tables of a --json log, run nothing"
+    )
+    args = parser.parse_args(argv)
+    if args.report:
+        teacher, rows = read_log(args.report)
+        return _print_run(teacher, rows, teacher["settings"], students, baseline)
+    method = methods.get_method(args.method, modality)
+    args.epochs = args.epochs or method.epochs
+    args.compress_epochs = args.compress_epochs or method.compress_epochs
+    out = args.out or tempfile.mkdtemp(prefix=f"kd_{modality}_")
+    folder = make_folder(out)
+    data = dataset.load_data(str(folder), seed=0)
+    print(data.description, flush=True)
+    augmentation = method.teacher_augmentation(modality)
+    keras.utils.set_random_seed(0)
+    (teacher, source), seconds = timed(
+        teacher_stage.get_teacher,
+        data,
+        cache_dir=out,
+        epochs=args.teacher_epochs,
+        augmentation=augmentation,
+    )
+    report = export(
+        teacher, data, out, "teacher", "float32", latency_runs=args.latency_runs
+    )
+    settings = {
+        "method": args.method,
+        "epochs": args.epochs,
+        "compress_epochs": args.compress_epochs,
+        "teacher_epochs": args.teacher_epochs,
+        "data": data.description,
+        "keras": keras.__version__,
+    }
+    row = teacher_row(teacher, report, seconds, settings)
+    print(f"teacher ({source}): {row['keras_accuracy']:.3f}", flush=True)
+    append_row(args.json, row)
+    rows = []
+    extra = augmentation if baseline == "labels + augmentation" else None
+    for seed in args.seeds:
+        for name in args.students:
+            for result in run_student(
+                seed, name, data, teacher, method, args, out, extra
+            ):
+                rows.append({"seed": seed, **result})
+                append_row(args.json, rows[-1])
+    _print_run(row, rows, settings, students, baseline)
+
+
+def _print_run(teacher, rows, settings, students, baseline):
+    seeds = sorted({row["seed"] for row in rows})
+    title = (
+        f"{settings['data']}\n\nSeeds {seeds}, Keras {settings['keras']}, method "
+        f"{settings['method']}, {settings['epochs']} epochs, pruning and QAT "
+        f"{settings['compress_epochs']} epochs each; teacher "
+        f"{settings['teacher_epochs']} epochs"
+    )
+    print_family_tables(title, teacher, rows, students, baseline=baseline)
