@@ -1,7 +1,7 @@
 """Augmentations the Distiller applies to training batches, for teacher and student.
 
 Images: `image_augmentation` and its layers; waveforms: `speech_augmentation`
-and its layers; any input: `Mixup`.
+and its layers; 1-D signals: `signal_augmentation`; any input: `Mixup`.
 """
 
 from keras_distill.augmentation.audio import BackgroundNoise
@@ -12,6 +12,7 @@ from keras_distill.augmentation.cutmix import CutMix
 from keras_distill.augmentation.image_augmentation import image_augmentation
 from keras_distill.augmentation.mixup import Mixup
 from keras_distill.augmentation.random_resized_crop import RandomResizedCrop
+from keras_distill.augmentation.signal import signal_augmentation
 
 __all__ = [
     "BackgroundNoise",
@@ -21,5 +22,6 @@ __all__ = [
     "SpecAugmentMasks",
     "TimeShift",
     "image_augmentation",
+    "signal_augmentation",
     "speech_augmentation",
 ]

@@ -63,6 +63,12 @@ class DataBundle:
             each text into the int32 token ids the pipelines yield (its
             vocabulary and rules are what an app needs); None for other data.
             Defaults to None.
+        signal: bool, each example is a 1-D signal over time (MNIST-1D's 40
+            values): neighbouring values are neighbouring moments, so shifting
+            an example in time and adding noise keep its class, and the demo's
+            teacher trains with both (`keras_distill.augmentation.
+            signal_augmentation`). False for tabular vectors, whose features
+            have no order. Defaults to False.
 
     Example:
 
@@ -101,6 +107,7 @@ class DataBundle:
     description: str = ""
     sample_rate: int | None = None
     tokenizer: object | None = None
+    signal: bool = False
 
     def __post_init__(self):
         # These catch loader bugs early, with the numbers that disagree.

@@ -209,4 +209,5 @@ def load_mnist1d(
             "arguments (generator seed 42) and its own split: "
             f"{len(arrays['y'])} train / {len(arrays['y_test'])} test."
         ),
+        signal=True,
     )

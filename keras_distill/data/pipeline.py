@@ -176,6 +176,7 @@ def bundle_from_arrays(
     seed: int,
     validation_fraction: float,
     description: str,
+    signal: bool = False,
 ) -> DataBundle:
     """Builds a DataBundle from in-memory arrays (raw inputs, integer labels).
 
@@ -236,4 +237,5 @@ def bundle_from_arrays(
         x_test=x_test,
         y_test=y_test,
         description=description,
+        signal=signal,
     )

@@ -80,13 +80,26 @@ class DemoMethod:
         mixup = Mixup(alpha=self.mixup_alpha)
         return mixup if steps is None else [*steps, mixup]
 
-    def teacher_augmentation(self, modality: str):
+    def teacher_augmentation(self, modality: str, signal: bool = False):
         """The steps the preset teacher trains with, or None.
 
         The teacher learns on labels, so it gets no Mixup; it gets the crops
         and rotations (images) or shifts, noise and masks (audio) its students
-        will show it.
+        will show it. On a 1-D signal (`DataBundle.signal`: MNIST-1D), every
+        method's teacher trains with random shifts and noise
+        (`signal_augmentation`): the CNN teacher went from 93.0 to 98.0 % on
+        MNIST-1D, above the GRU student on labels (96.8 %), so distillation
+        has something to teach. The student distils without them, as before
+        (measured with Mixup only).
+
+        Args:
+            modality: str, the data's `DataBundle.modality`.
+            signal: bool, the data's `DataBundle.signal`. Defaults to False.
         """
+        if modality == "vector" and signal:
+            from keras_distill.augmentation import signal_augmentation
+
+            return signal_augmentation()
         if modality == "image" and self.image_augmentation is not None:
             from keras_distill.augmentation import image_augmentation
 

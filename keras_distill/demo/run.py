@@ -136,7 +136,7 @@ def teach(plan: Plan, data) -> TeacherResult:
         cache_dir=config.cache_dir,
         epochs=epochs,
         retrain=config.retrain_teacher,
-        augmentation=plan.method.teacher_augmentation(data.modality),
+        augmentation=plan.method.teacher_augmentation(data.modality, data.signal),
     )
     return TeacherResult(model, source, dataset.evaluate(model, data))
 
