@@ -99,8 +99,9 @@ def run_student(seed, name, data, teacher, method, args, out, augmentation=None)
 
     Rows: "labels" (and "labels + augmentation" when `augmentation` is given:
     the steps the distilled student sees, without a teacher), "distilled
-    float32" and "pruned + QAT int8" (or "pruned + post-training int8" where
-    the engine refuses QAT; `note` says why). `args` gives `epochs`,
+    float32", "pruned float32" (the pruned student before QAT, in LiteRT) and
+    "pruned + QAT int8" (or "pruned + post-training int8" where the engine
+    refuses QAT; `note` says why). `args` gives `epochs`,
     `compress_epochs`, `sparsity` and `latency_runs`.
     """
     keras.utils.set_random_seed(seed)
@@ -164,6 +165,19 @@ def run_student(seed, name, data, teacher, method, args, out, augmentation=None)
         quantization="int8",
         epochs=args.compress_epochs,
     )
+    if compressed.pruned_model is not None:
+        # The int8 file's float twin: the same pruned weights before QAT, so
+        # the int8 row's gap to it is what quantization costs.
+        report = export(
+            compressed.pruned_model,
+            data,
+            out,
+            f"{name}_{seed}_pruned",
+            "float32",
+            latency_runs=args.latency_runs,
+        )
+        rows.append(file_row(name, "pruned float32", report, None, macs))
+        print(f"  seed {seed} {name} pruned: {report.accuracy:.3f}", flush=True)
     report = export(
         compressed.model,
         data,

@@ -56,6 +56,10 @@ class CompressResult:
             training (then `qat` is False and the int8 file is post-training
             quantized); None when QAT ran or was not asked for. Defaults to
             None.
+        pruned_model: the pruned float student (masks stripped) before
+            quantization-aware training: the int8 file's float twin, to
+            measure what quantization alone costs; None when not pruned.
+            Defaults to None.
     """
 
     model: object
@@ -68,6 +72,7 @@ class CompressResult:
     histories: dict
     dense_layers: tuple = ()
     qat_error: str | None = None
+    pruned_model: object = None
 
     def describe(self) -> str:
         """One line for the stage's progress output."""
@@ -90,7 +95,7 @@ class CompressResult:
         return {
             field.name: getattr(self, field.name)
             for field in dataclasses.fields(self)
-            if field.name not in ("model", "histories")
+            if field.name not in ("model", "histories", "pruned_model")
         }
 
 
@@ -157,6 +162,7 @@ def compress(
             callbacks=pruning_callbacks(),
         )
         model = strip_pruning(distiller.student)
+    pruned_model = model if sparsity > 0 else None
     qat_error = None
     if quantization == "int8":
         try:
@@ -187,6 +193,7 @@ def compress(
         histories=histories,
         dense_layers=dense_layers,
         qat_error=qat_error,
+        pruned_model=pruned_model,
     )
 
 

@@ -112,6 +112,10 @@ def test_compress_keeps_the_pruned_zeros_through_qat(digits):
     }
     assert zeros == {convolutions[0]: 0, convolutions[1]: 576, "logits": 0}
     assert result.sparsity == pytest.approx(576 / 1384, abs=0.01)
+    # The int8 file's float twin: the same zeros, no quantizers.
+    twin = result.pruned_model
+    assert not any(layer.name.startswith("quant_") for layer in twin.layers)
+    assert sparsity_report(twin)[convolutions[1]]["zeros"] == 576
 
 
 def test_only_image_students_keep_their_first_and_last_layers_dense():
