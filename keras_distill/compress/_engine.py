@@ -71,8 +71,9 @@ def native_float_layer(layer) -> tuple[str, list] | None:
 
     Covers every replacement `quantize` makes on Keras 3 (`FusedQuantize`,
     `QuantizedEmbedding`, `QuantizedEinsumDense`,
-    `QuantizedMultiHeadAttention`, and the `keras.layers.RNN` of a
-    `QuantizedLSTMCell`/`QuantizedGRUCell`): the name is the float layer's
+    `QuantizedMultiHeadAttention`, the `keras.layers.RNN` of a
+    `QuantizedLSTMCell`/`QuantizedGRUCell`/`QuantizedSimpleRNNCell`, and a
+    `Bidirectional` of two such RNNs): the name is the float layer's
     (not `quant_<name>`), the weights are the float layer's own, without
     sparsity masks or quantizer state. None on tf_keras.
     """

@@ -12,8 +12,9 @@ On Keras 3 (our own engine):
 - `QuantizedEmbedding`, `QuantizedEinsumDense`, `QuantizedMultiHeadAttention`:
   a Transformer's embedding table, projections and attention with int8
   weights and 8-bit activations.
-- `QuantizedLSTMCell`, `QuantizedGRUCell`: recurrent cells with int8 kernels
-  and recurrent kernels (gates and cell state stay float).
+- `QuantizedLSTMCell`, `QuantizedGRUCell`, `QuantizedSimpleRNNCell`: recurrent
+  cells with int8 kernels and recurrent kernels (gates and cell state stay
+  float), in a `keras.layers.RNN`, alone or in a `Bidirectional`.
 - `PruningState`: the mask and threshold of a pruned kernel. A saved file never
   names it (a saved pruned model is a plain one); it is here because it is
   what a checkpoint of a pruned model holds.
@@ -38,6 +39,9 @@ else:
     )
     from keras_distill.compress._keras3.quantized_recurrent import QuantizedGRUCell
     from keras_distill.compress._keras3.quantized_recurrent import QuantizedLSTMCell
+    from keras_distill.compress._keras3.quantized_recurrent import (
+        QuantizedSimpleRNNCell,
+    )
     from keras_distill.compress._keras3.quantizers import ActivationQuantizer
     from keras_distill.compress._keras3.quantizers import FusedQuantize
 
@@ -50,4 +54,5 @@ else:
         "QuantizedGRUCell",
         "QuantizedLSTMCell",
         "QuantizedMultiHeadAttention",
+        "QuantizedSimpleRNNCell",
     ]

@@ -16,7 +16,9 @@ One API, two engines, picked by the Keras that keras_distill runs on (see
   student and/or the shared values of a clustered one (`compress/_tfmot.py`).
 
 Layers: Dense, Conv, DepthwiseConv2D, BatchNormalization after them,
-pooling, Add/Concatenate, ReLU and reshaping layers, on both engines. An input
+pooling, Add/Concatenate, ReLU and reshaping layers, on both engines; on Keras
+3 also Embedding, EinsumDense, MultiHeadAttention, LSTM, GRU, SimpleRNN and
+Bidirectional of those three (int8 projections, float gates). An input
 `Rescaling` or `Normalization` computes in float and its output is quantized,
 as the model input is, so `quantize(student)` works with its defaults on a
 student that normalizes its raw input. Other layers with trainable weights

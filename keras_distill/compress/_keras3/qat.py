@@ -23,9 +23,10 @@ Sequence layers get quantized layers of their own (each module cites its
 recipe and gives what the converter made of it): `QuantizedEmbedding` (int8
 table, int8 GATHER), `QuantizedEinsumDense`, `QuantizedMultiHeadAttention`
 (I-BERT, arXiv:2101.01321: int8 projections, QK^T, softmax and PV), and
-`keras.layers.RNN` of a `QuantizedLSTMCell`/`QuantizedGRUCell` (int8 kernels
-and projections, float gates and cell state). LayerNormalization is kept
-float: LiteRT has no int8 kernel for it.
+`keras.layers.RNN` of a `QuantizedLSTMCell`/`QuantizedGRUCell`/
+`QuantizedSimpleRNNCell` (int8 kernels and projections, float gates and cell
+state), and a `Bidirectional` of two such RNNs (its merge is float).
+LayerNormalization is kept float: LiteRT has no int8 kernel for it.
 
 The converter (`Optimize.DEFAULT`, no representative data) reads the trained
 ranges from the FakeQuant ops, so a QAT model exports as int8 without
@@ -45,6 +46,7 @@ from keras_distill.compress._keras3.quantized_multi_head_attention import (
 )
 from keras_distill.compress._keras3.quantized_recurrent import QuantizedGRUCell
 from keras_distill.compress._keras3.quantized_recurrent import QuantizedLSTMCell
+from keras_distill.compress._keras3.quantized_recurrent import QuantizedSimpleRNNCell
 from keras_distill.compress._keras3.quantizers import FREEZE_BN_DELAY
 from keras_distill.compress._keras3.quantizers import ActivationQuantizer
 from keras_distill.compress._keras3.quantizers import FusedQuantize
@@ -94,7 +96,21 @@ _PASS_THROUGH = _classes(
     "Cropping3D",
 )
 # Weighted layers each replaced by one quantized layer of their own.
-_WRAPPED = _classes("Embedding", "EinsumDense", "MultiHeadAttention", "LSTM", "GRU")
+_WRAPPED = _classes(
+    "Embedding",
+    "EinsumDense",
+    "MultiHeadAttention",
+    "LSTM",
+    "GRU",
+    "SimpleRNN",
+    "Bidirectional",
+)
+# The recurrent layers (alone or in a Bidirectional) and their quantized cells.
+_RECURRENT_CELLS = {
+    keras.layers.LSTM: QuantizedLSTMCell,
+    keras.layers.GRU: QuantizedGRUCell,
+    keras.layers.SimpleRNN: QuantizedSimpleRNNCell,
+}
 # Weighted layers kept float by design (measured and documented in
 # docs/compression.md): LiteRT has no int8 LayerNormalization kernel, the
 # converter decomposes it into MEAN/SUB/RSQRT/MUL ops, which 8-bit ranges would
@@ -120,8 +136,10 @@ def quantizable(layer) -> bool:
     Returns:
         True for Conv1D/Conv2D (channels_last, not causal, groups 1),
         DepthwiseConv2D (channels_last), Dense, EinsumDense and Embedding (not
-        already quantized, no LoRA), MultiHeadAttention, LSTM and GRU
-        (`reset_after=True`, not stateful), and the weightless layers the
+        already quantized, no LoRA), MultiHeadAttention, LSTM, GRU
+        (`reset_after=True`) and SimpleRNN, not stateful, alone or in a
+        Bidirectional (both directions such a layer), and the weightless
+        layers the
         engine quantizes or passes through. LayerNormalization answers False:
         it is kept float (`quantize` accepts it).
     """
@@ -147,9 +165,14 @@ def _wrappable(layer) -> bool:
             getattr(layer, attr, None) is None or _wrappable(getattr(layer, attr))
             for attr in ("_query_dense", "_key_dense", "_value_dense", "_output_dense")
         )
+    if isinstance(layer, keras.layers.Bidirectional):
+        return all(
+            type(rnn) in _RECURRENT_CELLS and _wrappable(rnn)
+            for rnn in (layer.forward_layer, layer.backward_layer)
+        )
     if layer.stateful:
         return False
-    return isinstance(layer, keras.layers.LSTM) or layer.cell.reset_after
+    return not isinstance(layer, keras.layers.GRU) or layer.cell.reset_after
 
 
 def is_qat_model(model) -> bool:
@@ -165,6 +188,7 @@ _QAT_LAYERS = (
     QuantizedMultiHeadAttention,
     QuantizedLSTMCell,
     QuantizedGRUCell,
+    QuantizedSimpleRNNCell,
 )
 
 
@@ -183,10 +207,15 @@ def quantize(
     input; Add,
     Concatenate, Multiply, average pooling and activations get an output
     quantizer; max pooling, reshaping, padding and Dropout pass their input's
-    quantization on. Layers not selected, and weightless layers the engine does
-    not know (Rescaling, Normalization, Lambda, ...), compute in float; a
-    quantized layer fed by a float tensor gets an input quantizer, so the first
-    Conv/Dense after an input Normalization takes int8 inputs.
+    quantization on. LSTM, GRU (`reset_after=True`) and SimpleRNN become a
+    `keras.layers.RNN` of a quantized cell (int8 kernel and recurrent kernel,
+    8-bit step input, previous output and projections `x W + b`, `h U`;
+    float gates, activation and cell state), and a Bidirectional of them a
+    Bidirectional of two such RNNs, any `merge_mode` (None too: its two
+    outputs), the merge in float. Layers not selected, and weightless layers
+    the engine does not know (Rescaling, Normalization, Lambda, ...), compute
+    in float; a quantized layer fed by a float tensor gets an input quantizer,
+    so the first Conv/Dense after an input Normalization takes int8 inputs.
 
     The activation ranges come from training batches (the first batch sets
     them), so train (or distil) the result, or call `calibrate` first: before
@@ -198,7 +227,13 @@ def quantize(
     a MobileNet-style block and an MLP, most logits bit-exact). Two ops round
     once more in the file: int8 AVERAGE_POOL_2D averages on its input's grid
     before requantizing (up to half an input step), and int8 SOFTMAX writes
-    on a fixed 1/256 grid first.
+    on a fixed 1/256 grid first. Recurrent layers export unrolled, with two
+    int8 FULLY_CONNECTED ops per time step and direction; measured on
+    4-step students calibrated on 32 sequences (`python3 -m pytest -q
+    tests/compress/test_keras3_qat_recurrent.py`): at most 2.0 output steps
+    for Bidirectional GRU (return_sequences) then Bidirectional LSTM, 3.0 for
+    SimpleRNN (tanh) then SimpleRNN (relu), all 33 and 17 FULLY_CONNECTED
+    ops int8.
 
     Args:
         student: a built Keras 3 Functional or Sequential model (checked by
@@ -220,8 +255,9 @@ def quantize(
     Raises:
         ValueError: `student` is already a QAT model; selected layers have
             trainable weights this engine cannot
-            quantize (all named, e.g. Bidirectional, a stateful RNN, GRU with
-            `reset_after=False`, a lone BatchNormalization, custom layers);
+            quantize (all named, e.g. a stateful RNN, GRU with
+            `reset_after=False` (alone or in a Bidirectional), a lone
+            BatchNormalization, custom layers);
             quantize the others with `layers=[...]` to keep those float.
 
     Example:
@@ -412,6 +448,25 @@ def _fusion_groups(model, graph, selected):
     return groups, absorbed
 
 
+def _quantized_rnn(layer, preserve_sparsity, name=None):
+    """A `keras.layers.RNN` of the quantized cell for the LSTM, GRU or
+    SimpleRNN `layer`, with its settings (weights not copied: not built)."""
+    cell_config = layer.cell.get_config()
+    cell_config.pop("name", None)
+    cell = _RECURRENT_CELLS[type(layer)](
+        preserve_sparsity=preserve_sparsity, **cell_config
+    )
+    return keras.layers.RNN(
+        cell,
+        return_sequences=layer.return_sequences,
+        return_state=layer.return_state,
+        go_backwards=layer.go_backwards,
+        unroll=layer.unroll,
+        zero_output_for_mask=layer.zero_output_for_mask,
+        name=name or layer.name,
+    )
+
+
 class _Rewire:
     """Second pass, the `call_function` of `clone_model`: calls each layer,
     its fused or quantized replacement, or nothing (absorbed layers), and
@@ -487,27 +542,28 @@ class _Rewire:
             else:
                 out = new(*args, **kwargs)
             return keras.tree.map_structure(self._mark, out)
-        # LSTM or GRU: the cell quantizes its own inputs; its output is float.
+        # LSTM, GRU, SimpleRNN or a Bidirectional of them: the cells quantize
+        # their own inputs; the output (the merge of both directions) is float.
         if new is None:
-            cell_class = (
-                QuantizedLSTMCell
-                if isinstance(layer, keras.layers.LSTM)
-                else QuantizedGRUCell
-            )
-            cell_config = layer.cell.get_config()
-            cell_config.pop("name", None)
-            cell = cell_class(preserve_sparsity=sparse, **cell_config)
-            new = keras.layers.RNN(
-                cell,
-                return_sequences=layer.return_sequences,
-                return_state=layer.return_state,
-                go_backwards=layer.go_backwards,
-                unroll=layer.unroll,
-                zero_output_for_mask=layer.zero_output_for_mask,
-                name=name,
-            )
-            out = new(*args, **kwargs)
-            cell.copy_weights(layer.cell)
+            if isinstance(layer, keras.layers.Bidirectional):
+                forward = _quantized_rnn(layer.forward_layer, sparse)
+                backward = _quantized_rnn(layer.backward_layer, sparse)
+                new = keras.layers.Bidirectional(
+                    forward,
+                    merge_mode=layer.merge_mode,
+                    backward_layer=backward,
+                    name=name,
+                )
+                pairs = [
+                    (new.forward_layer, layer.forward_layer),
+                    (new.backward_layer, layer.backward_layer),
+                ]
+            else:
+                new = _quantized_rnn(layer, sparse, name)
+                pairs = [(new, layer)]
+            out = new(*args, **kwargs)  # builds it
+            for rnn, original in pairs:
+                rnn.cell.copy_weights(original.cell)
             self.fused[layer.name] = new
             return out
         return new(*args, **kwargs)
@@ -520,7 +576,11 @@ class _Rewire:
         if not isinstance(tensor, keras.KerasTensor) or id(tensor) in self.quantized:
             return tensor
         if id(tensor) not in self.input_quantized:
-            producer = tensor._keras_history.operation.name
-            quantizer = ActivationQuantizer(name=f"quant_{producer}_output")
+            history = tensor._keras_history
+            # One quantizer per output of a layer with several (e.g. the two
+            # directions of a Bidirectional with merge_mode=None).
+            index = f"_{history.tensor_index}" if history.tensor_index else ""
+            name = f"quant_{history.operation.name}_output{index}"
+            quantizer = ActivationQuantizer(name=name)
             self.input_quantized[id(tensor)] = self._mark(quantizer(tensor))
         return self.input_quantized[id(tensor)]

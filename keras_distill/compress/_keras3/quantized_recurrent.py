@@ -1,17 +1,21 @@
-"""LSTM and GRU cells with int8 weights and 8-bit matrix products (QAT).
+"""LSTM, GRU and SimpleRNN cells with int8 weights and 8-bit matrix products
+(QAT).
 
-Keras 3's LSTM and GRU convert to a TFLite WHILE loop whose body computes
+Keras 3's LSTM, GRU and SimpleRNN convert to a TFLite WHILE loop whose body computes
 one step with FULLY_CONNECTED ops and float gate arithmetic (TFLite's fused
 UNIDIRECTIONAL_SEQUENCE_LSTM is only emitted for tf_keras' LSTM). These cells
 fake-quantize what that body can run in integer: the kernel and recurrent
 kernel (int8, symmetric, per tensor), the step input and previous output
 (8-bit), and the two projections `x W + b` and `h U` (8-bit), so both
-FULLY_CONNECTED ops of the loop body are int8. The gates (sigmoid, tanh),
+FULLY_CONNECTED ops of the loop body are int8 (keras_distill's export unrolls
+the loop: two int8 FULLY_CONNECTED ops per time step). The gates (sigmoid, tanh),
 their products and the cell state stay float: the LiteRT int8 LSTM
 specification (https://ai.google.dev/edge/litert/models/quantization_spec,
 "LSTM") keeps the cell state in 16 bits, which a fake 8-bit quantizer would
-not model, so here it is float as in the file. Each step updates the
-activation ranges, so a sequence of T steps counts as T range updates.
+not model, so here it is float as in the file. SimpleRNN's activation is float
+in the file as well. Each step updates the activation ranges, so a sequence of
+T steps counts as T range updates. A `Bidirectional` layer holds two RNNs of
+these cells, one per direction (see `qat`); their merge stays float.
 """
 
 from keras_distill._compat import keras
@@ -28,7 +32,7 @@ _QUANTIZERS = (
 
 
 class _QuantizedCellMixin:
-    """The quantizers, sparsity masks and weight copy both cells share."""
+    """The quantizers, sparsity masks and weight copy the cells share."""
 
     def _init_quantization(self, preserve_sparsity):
         self.preserve_sparsity = bool(preserve_sparsity)
@@ -177,6 +181,47 @@ class QuantizedGRUCell(_QuantizedCellMixin, keras.layers.GRUCell):
         hh = self.activation(x_h + r * h_h)
         h = z * h_tm1 + (1 - z) * hh
         return h, ([h] if nested else h)
+
+    def get_config(self):
+        return {**super().get_config(), "preserve_sparsity": self.preserve_sparsity}
+
+
+@keras.saving.register_keras_serializable(package="keras_distill")
+class QuantizedSimpleRNNCell(_QuantizedCellMixin, keras.layers.SimpleRNNCell):
+    """A `SimpleRNNCell` with int8 weights and 8-bit projections, for QAT.
+
+    Computes Keras' SimpleRNN step `h = activation(x W + b + h U)` with
+    `x W + b` and `h U` each fake-quantized as int8 FULLY_CONNECTED ops (the
+    activation, e.g. tanh or relu, stays float); wrap it in
+    `keras.layers.RNN`.
+
+    Args:
+        preserve_sparsity: keep the kernels' zeros zero through training.
+            Defaults to False.
+        **kwargs: `keras.layers.SimpleRNNCell` arguments.
+    """
+
+    def __init__(self, units, preserve_sparsity=False, **kwargs):
+        super().__init__(units, **kwargs)
+        self._init_quantization(preserve_sparsity)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_quantization()
+
+    def call(self, sequence, states, training=False):
+        nested = isinstance(states, (list, tuple))
+        h_tm1 = states[0] if nested else states
+        if training and 0.0 < self.dropout < 1.0:
+            sequence = sequence * self.get_dropout_mask(sequence)
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
+        bias = self.bias if self.use_bias else None
+        matrix_x, matrix_h = self._projections(sequence, h_tm1, bias, None, training)
+        output = matrix_x + matrix_h
+        if self.activation is not None:
+            output = self.activation(output)
+        return output, ([output] if nested else output)
 
     def get_config(self):
         return {**super().get_config(), "preserve_sparsity": self.preserve_sparsity}
