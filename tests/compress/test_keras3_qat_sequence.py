@@ -351,6 +351,181 @@ def test_quantized_einsum_dense_as_a_matrix_product_equals_its_einsum(
     np.testing.assert_allclose(flattened, quantized(x).numpy(), rtol=0, atol=1e-6)
 
 
+# A bias of one vector per token (`bias_axes` beyond the output columns), as
+# the MNIST-1D Transformer's patch embedding: a learned positional embedding.
+TOKENS, PATCH = 10, 4
+
+
+def patch_embedding_student(seed=0):
+    """Input (10, 4) -> EinsumDense `btp,pd->btd` with `bias_axes="td"` and a
+    non-zero bias -> Dense (ReLU) -> Flatten -> Dense logits."""
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((TOKENS, PATCH), name="patches")
+    h = L.EinsumDense(
+        "btp,pd->btd",
+        (TOKENS, 6),
+        bias_axes="td",
+        bias_initializer="random_normal",
+        name="patch_embedding",
+    )(x)
+    h = L.Flatten()(L.Dense(8, activation="relu", name="d")(h))
+    return keras.Model(x, L.Dense(3, name="logits")(h))
+
+
+def patch_data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, TOKENS, PATCH)).astype("float32")
+    return x, rng.integers(0, 3, n)
+
+
+def reference_activation_quant(x, lo, hi):
+    """TF's 8-bit FakeQuantWithMinMaxVars in float64: the range [lo, hi]
+    nudged to put 0 on the grid of 255 steps, then round to nearest."""
+    scale = (hi - lo) / 255.0
+    zero = np.clip(np.round(-lo / scale), 0, 255)
+    low, high = -zero * scale, (255 - zero) * scale
+    return np.floor((np.clip(x, low, high) - low) / scale + 0.5) * scale + low
+
+
+@pytest.mark.parametrize(
+    ("equation", "bias_axes", "expected"),
+    [
+        ("btp,pd->btd", "td", True),
+        ("btp,pd->btd", "d", False),
+        ("abc,cde->abde", "be", True),
+        ("abc,cde->abde", "de", False),
+        ("...b,bc->...c", "c", False),
+        ("abc,dc->abd", "bd", False),  # not a matrix product: einsum
+        ("btp,pd->btd", None, False),
+    ],
+)
+def test_bias_reaches_rows_when_it_has_axes_before_the_columns(
+    equation, bias_axes, expected
+):
+    from keras_distill.compress._keras3 import quantized_einsum_dense
+
+    assert quantized_einsum_dense.bias_reaches_rows(equation, bias_axes) == expected
+
+
+@pytest.mark.parametrize("activation", ["linear", "gelu"])
+def test_per_token_bias_einsum_dense_equals_float64_fake_quantized_math(
+    activation,
+):
+    from math import erf
+
+    from keras_distill.compress._keras3 import quantized_einsum_dense
+
+    rng = np.random.default_rng(0)
+    layer = L.EinsumDense(
+        "btp,pd->btd", (TOKENS, 6), bias_axes="td", activation=activation
+    )
+    layer.build((None, TOKENS, PATCH))
+    for weight in layer.weights:
+        weight.assign(rng.normal(size=weight.shape).astype("float32"))
+    quantized = quantized_einsum_dense.QuantizedEinsumDense(layer)
+    x = rng.normal(size=(4, TOKENS, PATCH)).astype("float32")
+    quantized(x, training=True)  # sets the ranges from this batch
+    got = quantized(x).numpy()
+
+    def q(quantizer, v):
+        lo, hi = (float(w.numpy()) for w in (quantizer.range_min, quantizer.range_max))
+        return reference_activation_quant(v, lo, hi), (hi - lo) / 255.0
+
+    w = layer.kernel.numpy().astype(np.float64)
+    b = layer.bias.numpy().astype(np.float64)
+    qw = np.round(w / (np.abs(w).max() / 127)) * np.abs(w).max() / 127
+    qb = np.round(b / (np.abs(b).max() / 127)) * np.abs(b).max() / 127
+    y, _ = q(quantized.product_quantizer, x.astype(np.float64) @ qw)
+    y = y + qb
+    if activation == "gelu":
+        y, _ = q(quantized.pre_activation_quantizer, y)
+        y = 0.5 * y * (1 + np.vectorize(erf)(y / np.sqrt(2)))
+    expected, step = q(quantized.output_quantizer, y)
+    # float32 vs float64 can round a value at a half step the other way.
+    np.testing.assert_allclose(got, expected, rtol=0, atol=step * 1.001)
+    assert np.mean(np.abs(got - expected) < 1e-5) >= 0.98
+
+
+def test_per_token_bias_runs_as_int8_fully_connected_then_int8_add(tmp_path):
+    from keras_distill.export import export_and_verify
+
+    x, y = patch_data()
+    q = quantize(patch_embedding_student())
+    q.compile(optimizer=keras.optimizers.Adam(1e-3), loss=LOSS)
+    q.fit(x, y, batch_size=16, epochs=1, verbose=0)  # sets the ranges
+    path = tmp_path / "student_int8.tflite"
+    report = export_and_verify(
+        q, path, "int8", x_eval=x[:16], latency_runs=1, latency_threads=(1,)
+    )
+    # Before: DEQUANTIZE, float FULLY_CONNECTED, float ADD, QUANTIZE.
+    assert report.float_ops == [], report.float_ops
+    assert report.input_shape == [-1, TOKENS, PATCH]
+    ops = ops_in_every_subgraph(path.read_bytes())
+    names = [name for name, _ in ops]
+    # Measured: QUANTIZE, RESHAPE, FULLY_CONNECTED (no bias), RESHAPE, ADD.
+    assert names[:5] == ["QUANTIZE", "RESHAPE", "FULLY_CONNECTED", "RESHAPE", "ADD"]
+    assert ops[2][1] == ["INT8", "INT8"] and ops[4][1] == ["INT8", "INT8"], ops
+    assert [types for name, types in ops if name == "FULLY_CONNECTED"][1:] == [
+        ["INT8", "INT8", "INT32"]
+    ] * 2, ops
+    assert not [name for name, types in ops[1:-1] if "FLOAT32" in types], ops
+    # A batch of 16 at once in the free-batch file, against Keras.
+    it = Interpreter(
+        model_path=str(path),
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    inp = it.get_input_details()[0]
+    it.resize_tensor_input(inp["index"], (16, TOKENS, PATCH))
+    it.allocate_tensors()
+    it.set_tensor(inp["index"], x[:16])
+    it.invoke()
+    got = it.get_tensor(it.get_output_details()[0]["index"])
+    steps = np.abs(got - q.predict(x[:16], verbose=0)) / output_step(q)
+    # Measured: at most 1.00 output step, in both.
+    assert steps.max() <= 1.01, steps.max()
+    assert report.max_abs_logit_diff <= 1.01 * output_step(q)
+
+
+def test_per_token_bias_config_round_trips_and_old_configs_keep_einsum():
+    from keras_distill.compress._keras3 import quantized_einsum_dense
+
+    layer = L.EinsumDense("btp,pd->btd", (TOKENS, 6), bias_axes="td", name="pe")
+    quantized = quantized_einsum_dense.QuantizedEinsumDense(layer, name="quant_pe")
+    config = quantized.get_config()
+    assert config["quantize_product"] is True
+    clone = quantized_einsum_dense.QuantizedEinsumDense.from_config(config)
+    assert clone.get_config() == config and clone.product_quantizer is not None
+    # A QAT model saved before `quantize_product` existed has no such key and
+    # no product quantizer weights: it loads as it was, `einsum + bias`.
+    del config["quantize_product"]
+    old = quantized_einsum_dense.QuantizedEinsumDense.from_config(config)
+    assert old.product_quantizer is None
+    assert old.get_config()["quantize_product"] is False
+
+
+def test_per_token_bias_quantizer_and_sparsity_survive_save_and_load(tmp_path):
+    float_student = patch_embedding_student()
+    kernel = float_student.get_layer("patch_embedding").kernel
+    w = kernel.numpy()
+    w[np.abs(w) < np.quantile(np.abs(w), 0.5)] = 0
+    kernel.assign(w)
+    q = quantize(float_student, preserve="sparsity")
+    x, y = patch_data()
+    q.compile(optimizer=keras.optimizers.Adam(1e-2), loss=LOSS)
+    q.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    layer = q.get_layer("quant_patch_embedding")
+    assert np.all(layer.layer.kernel.numpy()[w == 0] == 0)
+    ranges = [v.numpy() for v in layer.product_quantizer.weights]
+    assert ranges[2] == 4 and ranges[0] < 0 < ranges[1]  # 4 training batches
+    q.save(tmp_path / "q.keras")
+    loaded = keras.models.load_model(tmp_path / "q.keras")
+    loaded_layer = loaded.get_layer("quant_patch_embedding")
+    for got, expected in zip(loaded_layer.product_quantizer.weights, ranges):
+        np.testing.assert_array_equal(got.numpy(), expected)
+    np.testing.assert_array_equal(loaded_layer.sparsity_mask.numpy() == 0, w == 0)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), q.predict(x, verbose=0))
+
+
 # (d) What the engine still refuses.
 
 
