@@ -527,11 +527,3 @@ def test_per_token_bias_quantizer_and_sparsity_survive_save_and_load(tmp_path):
 
 
 # (d) What the engine still refuses.
-
-
-def test_bidirectional_is_named_with_the_layers_hint():
-    x = keras.Input((SEQ, 3))
-    h = L.Bidirectional(L.LSTM(4), name="bi")(x)
-    float_student = keras.Model(x, L.Dense(2, name="out")(h))
-    with pytest.raises(ValueError, match=r"'bi' \(Bidirectional\).*layers=\['out'\]"):
-        quantize(float_student)
