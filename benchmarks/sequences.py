@@ -3,17 +3,20 @@
 Loads MNIST-1D as the demo does (4,000 training and 1,000 test signals of 40
 values) and runs, with the demo's own building blocks (`keras_distill.demo`):
 
-1. the demo's CNN teacher preset, trained on labels (once, seed 0, cached in
-   `--out` as the demo caches it);
+1. the demo's CNN teacher preset, trained on labels with random shifts and
+   noise (`signal_augmentation`; once, seed 0, cached in `--out` as the demo
+   caches it);
 2. for each seed and each student preset (`mlp`, `cnn1d`, `gru`, `lstm`,
    `transformer`; the last four read the 40 values as 40 steps of one
    feature), from the same initial weights: the student trained on labels,
-   and the student distilled from the teacher with `--method` for as many
-   epochs;
+   on labels with the method's augmentation (when it has one: the shifts and
+   noise of `signal-kd`, the default), and distilled from the teacher with
+   `--method` for as many epochs;
 3. the distilled student pruned to 50 % and trained quantization-aware while
    distilling (`demo.compression.compress`; where the engine refuses QAT, the
    int8 file is post-training quantized and the table says so);
-4. the distilled float32 and the compressed int8 files verified in LiteRT
+4. the distilled float32, the pruned float32 (the int8 file's float twin:
+   the same zeros, before QAT) and the compressed int8 files verified in LiteRT
    (`export_and_verify`): accuracy in LiteRT, size, MACs and the median
    latency of one example at 1 thread (XNNPACK) on this CPU.
 
@@ -81,25 +84,28 @@ def print_tables(teacher_row, rows, args):
         f"pruning and QAT {args.compress_epochs} epochs each\n"
     )
     print(
-        "| student | params | labels % | distilled % (LiteRT float32) | "
+        "| student | params | labels % | labels + augmentation % | "
+        "distilled % (LiteRT float32) | "
         "pruned % (LiteRT float32) | pruned + int8 % (LiteRT) | MACs | "
         "float32 KiB | int8 KiB | float32 ms | int8 ms | int8 ops in float |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(
         f"| teacher (CNN preset) | {teacher_row['params']:,} | "
-        f"{pct([teacher_row['keras_accuracy']])} | - | - | - | "
+        f"{pct([teacher_row['keras_accuracy']])} | - | - | - | - | "
         f"{teacher_row['macs']:,} | {teacher_row['file_bytes'] / 1024:.1f} | - | "
         f"{teacher_row['latency_1_median']:.3g} | - | - |"
     )
     for student in students:
         labels = pick(student, "labels")
+        augmented = pick(student, "labels + augmentation")
         distilled = pick(student, "distilled float32")
         int8 = [r for r in rows if r["student"] == student and "int8" in r["model"]]
         how = {r["model"] for r in int8}
         print(
             f"| {student} | {labels[0]['params']:,} | "
             f"{pct([r['keras_accuracy'] for r in labels])} | "
+            f"{pct([r['keras_accuracy'] for r in augmented]) if augmented else '-'} | "
             f"{pct([r['litert_accuracy'] for r in distilled])} | "
             f"{pct([r['litert_accuracy'] for r in float_twin(student)])} | "
             f"{pct([r['litert_accuracy'] for r in int8])}"
@@ -135,6 +141,18 @@ def print_tables(teacher_row, rows, args):
                 )
             )
             targets.append((f"distilled {student} > labels, every seed", beat))
+            augmented = pick(student, "labels + augmentation")
+            if augmented:
+                beat = all(
+                    d["keras_accuracy"] > b["keras_accuracy"]
+                    for b, d in zip(augmented, pick(student, "distilled float32"))
+                )
+                targets.append(
+                    (
+                        f"distilled {student} > labels + augmentation, every seed",
+                        beat,
+                    )
+                )
     for student in students:
         distilled = pick(student, "distilled float32")
         int8 = [r for r in rows if r["student"] == student and "int8" in r["model"]]
@@ -190,7 +208,7 @@ def main(argv=None):
     parser.add_argument(
         "--students", nargs="+", default=list(STUDENTS), choices=STUDENTS
     )
-    parser.add_argument("--method", default="mixup-kd", choices=list(methods.METHODS))
+    parser.add_argument("--method", default="signal-kd", choices=list(methods.METHODS))
     parser.add_argument("--epochs", type=int, default=40, help="student epochs")
     parser.add_argument(
         "--teacher-epochs",
@@ -199,7 +217,10 @@ def main(argv=None):
         help="default: the demo's for vectors",
     )
     parser.add_argument(
-        "--compress-epochs", type=int, default=5, help="epochs of pruning, and of QAT"
+        "--compress-epochs",
+        type=int,
+        default=None,
+        help="epochs of pruning, and of QAT (default: the method's)",
     )
     parser.add_argument("--sparsity", type=float, default=0.5)
     parser.add_argument("--latency-runs", type=int, default=200)
@@ -212,6 +233,7 @@ def main(argv=None):
     if args.report:
         return report(args.report, args)
     method = methods.get_method(args.method)
+    args.compress_epochs = args.compress_epochs or method.compress_epochs
     out = args.out or tempfile.mkdtemp(prefix="kd_sequences_")
     data = dataset.load_data("mnist1d", seed=0)
     keras.utils.set_random_seed(0)
@@ -238,7 +260,16 @@ def main(argv=None):
     rows = []
     for seed in args.seeds:
         for name in args.students:
-            for row in run_student(seed, name, data, teacher, method, args, out):
+            for row in run_student(
+                seed,
+                name,
+                data,
+                teacher,
+                method,
+                args,
+                out,
+                augmentation=method.make_augmentation(data.modality, data.signal),
+            ):
                 rows.append({"seed": seed, **row})
                 if args.json:
                     with open(args.json, "a") as log:

@@ -151,7 +151,14 @@ def train_student(
 
 
 def make_distiller(
-    student, teacher, method, *, temperature=None, alpha=None, modality="vector"
+    student,
+    teacher,
+    method,
+    *,
+    temperature=None,
+    alpha=None,
+    modality="vector",
+    signal=False,
 ):
     """A `Distiller` configured by a `DemoMethod` (and optional overrides).
 
@@ -164,12 +171,14 @@ def make_distiller(
         modality: str, the data's `DataBundle.modality` (the method's image or
             speech augmentation applies to images or audio). Defaults to
             "vector".
+        signal: bool, the data's `DataBundle.signal` (the method's signal
+            augmentation applies to 1-D signals). Defaults to False.
 
     Returns:
         The uncompiled `Distiller`.
     """
     options = {}
-    augmentation = method.make_augmentation(modality)
+    augmentation = method.make_augmentation(modality, signal)
     if augmentation is not None:
         options["augmentation"] = augmentation
     return Distiller(
@@ -236,6 +245,7 @@ def distil(
         temperature=temperature,
         alpha=alpha,
         modality=data.modality,
+        signal=data.signal,
     )
     history = fit(
         distiller,

@@ -72,3 +72,28 @@ def test_the_demo_teacher_gets_it_on_mnist1d_only():
     assert method.teacher_augmentation("vector", False) is None
     # The student distils with Mixup only, as before.
     assert type(method.make_augmentation("vector")).__name__ == "Mixup"
+
+
+def test_signal_kd_distils_on_the_shifts_its_teacher_learned_from():
+    method = methods.get_method("signal-kd")
+    steps = method.make_augmentation("vector", signal=True)
+    assert [type(s) for s in steps] == [TimeShift, keras.layers.GaussianNoise]
+    assert method.make_augmentation("vector", signal=False) is None
+    with pytest.raises(ValueError, match="signal-kd"):
+        methods.get_method("signal-kd", "image")
+
+
+def test_a_distiller_of_signal_kd_shifts_what_teacher_and_student_see():
+    from keras_distill.demo import training
+
+    def model():
+        inputs = keras.Input((40,))
+        return keras.Model(inputs, keras.layers.Dense(10)(inputs))
+
+    distiller = training.make_distiller(
+        model(), model(), methods.get_method("signal-kd"), signal=True
+    )
+    assert [type(s) for s in distiller.augmentation] == [
+        TimeShift,
+        keras.layers.GaussianNoise,
+    ]
