@@ -10,7 +10,9 @@ distillation: the teacher's "features" (its last hidden representation), the
 MLP student's "hidden1"/"hidden2", the CNN student's "features".
 
 - Vectors (MNIST-1D: 40 values): the teacher is a small 1-D CNN (three
-  convolutions of 64 channels), the default student an MLP with two hidden
+  convolutions of 64 channels; on a signal such as MNIST-1D it trains with
+  random shifts and noise, `DemoMethod.teacher_augmentation`), the default
+  student an MLP with two hidden
   layers of 100 units (the MNIST-1D paper's MLP, about 68 % when trained on
   labels alone).
 - Images `(height, width, channels)`: a ResNet-style teacher (batch-normalized
