@@ -32,14 +32,17 @@ _QUANTIZERS = (
 
 
 class _QuantizedCellMixin:
-    """The quantizers, sparsity masks and weight copy the cells share."""
+    """The quantizers, sparsity masks, weight copy and config the cells share
+    (put it before the Keras cell class it extends)."""
 
-    def _init_quantization(self, preserve_sparsity):
+    def __init__(self, units, preserve_sparsity=False, **kwargs):
+        super().__init__(units, **kwargs)
         self.preserve_sparsity = bool(preserve_sparsity)
         for name in _QUANTIZERS:
             setattr(self, name, ActivationQuantizer(name=name))
 
-    def _build_quantization(self):
+    def build(self, input_shape):
+        super().build(input_shape)
         for name in _QUANTIZERS:
             getattr(self, name).build(())
         self.kernel_mask = self.recurrent_kernel_mask = None
@@ -88,6 +91,9 @@ class _QuantizedCellMixin:
             self.recurrent_projection_quantizer(matrix_h, training=training),
         )
 
+    def get_config(self):
+        return {**super().get_config(), "preserve_sparsity": self.preserve_sparsity}
+
 
 @keras.saving.register_keras_serializable(package="keras_distill")
 class QuantizedLSTMCell(_QuantizedCellMixin, keras.layers.LSTMCell):
@@ -103,14 +109,6 @@ class QuantizedLSTMCell(_QuantizedCellMixin, keras.layers.LSTMCell):
         **kwargs: `keras.layers.LSTMCell` arguments.
     """
 
-    def __init__(self, units, preserve_sparsity=False, **kwargs):
-        super().__init__(units, **kwargs)
-        self._init_quantization(preserve_sparsity)
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_quantization()
-
     def call(self, inputs, states, training=False):
         h_tm1, c_tm1 = states[0], states[1]
         if training and 0.0 < self.dropout < 1.0:
@@ -123,9 +121,6 @@ class QuantizedLSTMCell(_QuantizedCellMixin, keras.layers.LSTMCell):
         c, o = self._compute_carry_and_output_fused(z, c_tm1)
         h = o * self.activation(c)
         return h, [h, c]
-
-    def get_config(self):
-        return {**super().get_config(), "preserve_sparsity": self.preserve_sparsity}
 
 
 @keras.saving.register_keras_serializable(package="keras_distill")
@@ -147,17 +142,12 @@ class QuantizedGRUCell(_QuantizedCellMixin, keras.layers.GRUCell):
     """
 
     def __init__(self, units, preserve_sparsity=False, **kwargs):
-        super().__init__(units, **kwargs)
+        super().__init__(units, preserve_sparsity, **kwargs)
         if not self.reset_after:
             raise ValueError(
                 "QuantizedGRUCell needs `reset_after=True` (the Keras default), "
                 "got reset_after=False."
             )
-        self._init_quantization(preserve_sparsity)
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_quantization()
 
     def call(self, inputs, states, training=False):
         ops = keras.ops
@@ -182,9 +172,6 @@ class QuantizedGRUCell(_QuantizedCellMixin, keras.layers.GRUCell):
         h = z * h_tm1 + (1 - z) * hh
         return h, ([h] if nested else h)
 
-    def get_config(self):
-        return {**super().get_config(), "preserve_sparsity": self.preserve_sparsity}
-
 
 @keras.saving.register_keras_serializable(package="keras_distill")
 class QuantizedSimpleRNNCell(_QuantizedCellMixin, keras.layers.SimpleRNNCell):
@@ -201,14 +188,6 @@ class QuantizedSimpleRNNCell(_QuantizedCellMixin, keras.layers.SimpleRNNCell):
         **kwargs: `keras.layers.SimpleRNNCell` arguments.
     """
 
-    def __init__(self, units, preserve_sparsity=False, **kwargs):
-        super().__init__(units, **kwargs)
-        self._init_quantization(preserve_sparsity)
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_quantization()
-
     def call(self, sequence, states, training=False):
         nested = isinstance(states, (list, tuple))
         h_tm1 = states[0] if nested else states
@@ -222,6 +201,3 @@ class QuantizedSimpleRNNCell(_QuantizedCellMixin, keras.layers.SimpleRNNCell):
         if self.activation is not None:
             output = self.activation(output)
         return output, ([output] if nested else output)
-
-    def get_config(self):
-        return {**super().get_config(), "preserve_sparsity": self.preserve_sparsity}
