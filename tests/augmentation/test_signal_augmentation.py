@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from test_audio_augmentation import _shifted
 
 from keras_distill._compat import keras
 from keras_distill.augmentation import TimeShift
@@ -13,16 +14,6 @@ from keras_distill.demo import methods
 def _signals(batch=64, length=40, seed=0):
     rng = np.random.default_rng(seed)
     return rng.uniform(0.5, 1.5, size=(batch, length)).astype("float32")
-
-
-def _shifted(row, shift):
-    """float64 NumPy reference: `row` delayed by `shift` steps, zero filled."""
-    out = np.zeros(len(row))
-    if shift >= 0:
-        out[shift:] = row[: len(row) - shift]
-    else:
-        out[:shift] = row[-shift:]
-    return out
 
 
 def test_shifts_each_signal_then_adds_noise_of_the_asked_deviation():
