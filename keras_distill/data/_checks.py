@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 
 from keras_distill._numbers import check_int
 from keras_distill._numbers import check_real
@@ -72,3 +73,32 @@ def check_pipeline_options(shuffle_buffer, cache) -> None:
     check_int("shuffle_buffer", shuffle_buffer, 1)
     if not isinstance(cache, (bool, str)):
         raise TypeError(f"`cache` must be True, False or a file prefix, got {cache!r}.")
+
+
+def check_folder_path(directory) -> None:
+    """Raises TypeError unless `directory` is a str or path-like."""
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(
+            f"`directory` must be a path to a folder, got {type(directory).__name__}."
+        )
+
+
+def check_split_fractions(
+    test_fraction, validation_fraction, examples: str
+) -> tuple[float, float]:
+    """`(test_fraction, validation_fraction)` if both are fractions (the test
+    one above 0) that leave training `examples` (e.g. "images").
+
+    Raises TypeError for a non-number and ValueError for a fraction out of
+    range or a sum of 1 or more.
+    """
+    test_fraction = check_fraction("test_fraction", test_fraction, allow_zero=False)
+    validation_fraction = check_fraction(
+        "validation_fraction", validation_fraction, allow_zero=True
+    )
+    if test_fraction + validation_fraction >= 1:
+        raise ValueError(
+            f"`test_fraction` + `validation_fraction` must be below 1 to leave "
+            f"training {examples}, got {test_fraction} + {validation_fraction}."
+        )
+    return test_fraction, validation_fraction

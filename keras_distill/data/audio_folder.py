@@ -17,11 +17,14 @@ from keras_distill._numbers import check_int
 from keras_distill._numbers import check_real
 from keras_distill._optional import require
 from keras_distill.data._checks import check_batch_size
-from keras_distill.data._checks import check_fraction
+from keras_distill.data._checks import check_folder_path
 from keras_distill.data._checks import check_pipeline_options
 from keras_distill.data._checks import check_seed
+from keras_distill.data._checks import check_split_fractions
 from keras_distill.data.audio_split import split_clips
 from keras_distill.data.cache import save_npz_atomically
+from keras_distill.data.class_folders import class_subfolders
+from keras_distill.data.class_folders import walk_sorted
 from keras_distill.data.data_bundle import DataBundle
 from keras_distill.data.image_folder import _stacklevel_outside_this_package
 from keras_distill.data.input_normalization import InputNormalization
@@ -43,41 +46,15 @@ _LAYOUT = (
 )
 
 
-def _walk_sorted(folder: Path) -> list[str]:
-    """POSIX paths of the non-hidden files under `folder`, sorted."""
-    found = []
-    for root, dirs, names in os.walk(folder):
-        dirs[:] = [name for name in dirs if not name.startswith(".")]
-        found.extend(
-            os.path.join(root, name) for name in names if not name.startswith(".")
-        )
-    return sorted(Path(path).as_posix() for path in found)
-
-
 def _list_clips(directory: Path) -> tuple[tuple[str, ...], list[tuple[str, int]]]:
     """Class names and `(relative path, label)` of every file of each class."""
-    if not directory.is_dir():
-        raise ValueError(
-            f"`directory` {str(directory)!r} does not exist or is not a folder; "
-            f"{_LAYOUT}."
-        )
-    classes = sorted(
-        entry.name
-        for entry in directory.iterdir()
-        if entry.is_dir()
-        and not entry.name.startswith(".")
-        and entry.name != BACKGROUND_NOISE_FOLDER
+    classes = class_subfolders(
+        directory, _LAYOUT, kind="word", excluded=BACKGROUND_NOISE_FOLDER
     )
-    if len(classes) < 2:
-        raise ValueError(
-            f"`directory` {str(directory)!r} has {len(classes)} word sub-folder(s) "
-            f"{classes} (not counting {BACKGROUND_NOISE_FOLDER}); a classifier "
-            f"needs at least 2: {_LAYOUT}."
-        )
     files = [
         (Path(path).relative_to(directory).as_posix(), label)
         for label, name in enumerate(classes)
-        for path in _walk_sorted(directory / name)
+        for path in walk_sorted(directory / name)
     ]
     return tuple(classes), files
 
@@ -270,10 +247,7 @@ def load_audio_folder(
     data.description  # '... split by speaker (... 3 speakers, 2 train / 1 test ...'
     ```
     """
-    if not isinstance(directory, (str, os.PathLike)):
-        raise TypeError(
-            f"`directory` must be a path to a folder, got {type(directory).__name__}."
-        )
+    check_folder_path(directory)
     batch_size = check_batch_size(batch_size)
     seed = check_seed(seed)
     sample_rate = check_int(
@@ -298,15 +272,9 @@ def load_audio_folder(
             f"`clip_seconds`={clip_seconds} at {sample_rate} Hz is less than one "
             "sample; use e.g. 1.0."
         )
-    test_fraction = check_fraction("test_fraction", test_fraction, allow_zero=False)
-    validation_fraction = check_fraction(
-        "validation_fraction", validation_fraction, allow_zero=True
+    test_fraction, validation_fraction = check_split_fractions(
+        test_fraction, validation_fraction, "clips"
     )
-    if test_fraction + validation_fraction >= 1:
-        raise ValueError(
-            f"`test_fraction` + `validation_fraction` must be below 1 to leave "
-            f"training clips, got {test_fraction} + {validation_fraction}."
-        )
     check_pipeline_options(shuffle_buffer, cache)
     directory = Path(directory).expanduser().absolute()
     class_names, files = _list_clips(directory)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import os
 from pathlib import Path
+
+from keras_distill.data.class_folders import class_subfolders
+from keras_distill.data.class_folders import walk_sorted
 
 # The files keras_distill decodes, and the first bytes each format starts with.
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -77,18 +79,6 @@ def _why_unreadable(path: str) -> str | None:
     return None
 
 
-def _walk_sorted(folder: Path):
-    """Relative POSIX paths of the non-hidden files under `folder`, sorted."""
-    found = []
-    for root, dirs, names in os.walk(folder):
-        # Hidden folders and files (.git, .DS_Store, ...) are not data.
-        dirs[:] = [name for name in dirs if not name.startswith(".")]
-        found.extend(
-            os.path.join(root, name) for name in names if not name.startswith(".")
-        )
-    return sorted(Path(path).as_posix() for path in found)
-
-
 def list_image_files(directory: Path) -> ImageFiles:
     """Lists and header-checks every file under the class sub-folders.
 
@@ -99,25 +89,11 @@ def list_image_files(directory: Path) -> ImageFiles:
         ValueError: if `directory` is not a folder, has fewer than two class
             sub-folders, or a class sub-folder holds no readable image.
     """
-    if not directory.is_dir():
-        raise ValueError(
-            f"`directory` {str(directory)!r} does not exist or is not a folder; "
-            f"{_layout(directory)}."
-        )
-    classes = sorted(
-        entry.name
-        for entry in directory.iterdir()
-        if entry.is_dir() and not entry.name.startswith(".")
-    )
-    if len(classes) < 2:
-        raise ValueError(
-            f"`directory` {str(directory)!r} has {len(classes)} class sub-folder(s) "
-            f"{classes}; a classifier needs at least 2: {_layout(directory)}."
-        )
+    classes = class_subfolders(directory, _layout(directory))
     files, skipped, empty = [], [], []
     for name in classes:
         readable = []
-        for path in _walk_sorted(directory / name):
+        for path in walk_sorted(directory / name):
             relative = Path(path).relative_to(directory).as_posix()
             why = _why_unreadable(path)
             if why is None:

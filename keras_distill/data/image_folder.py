@@ -10,10 +10,11 @@ from pathlib import Path
 import tensorflow as tf
 
 from keras_distill.data._checks import check_batch_size
-from keras_distill.data._checks import check_fraction
+from keras_distill.data._checks import check_folder_path
 from keras_distill.data._checks import check_image_size
 from keras_distill.data._checks import check_pipeline_options
 from keras_distill.data._checks import check_seed
+from keras_distill.data._checks import check_split_fractions
 from keras_distill.data.data_bundle import DataBundle
 from keras_distill.data.image_files import IMAGE_FORMATS
 from keras_distill.data.image_files import fingerprint
@@ -177,10 +178,7 @@ def load_image_folder(
     data.input_shape  # (32, 32, 3)
     ```
     """
-    if not isinstance(directory, (str, os.PathLike)):
-        raise TypeError(
-            f"`directory` must be a path to a folder, got {type(directory).__name__}."
-        )
+    check_folder_path(directory)
     batch_size = check_batch_size(batch_size)
     seed = check_seed(seed)
     image_size = check_image_size(
@@ -190,15 +188,9 @@ def load_image_folder(
         raise ValueError(
             f"`color_mode` must be one of {sorted(_CHANNELS)}, got {color_mode!r}."
         )
-    test_fraction = check_fraction("test_fraction", test_fraction, allow_zero=False)
-    validation_fraction = check_fraction(
-        "validation_fraction", validation_fraction, allow_zero=True
+    test_fraction, validation_fraction = check_split_fractions(
+        test_fraction, validation_fraction, "images"
     )
-    if test_fraction + validation_fraction >= 1:
-        raise ValueError(
-            f"`test_fraction` + `validation_fraction` must be below 1 to leave "
-            f"training images, got {test_fraction} + {validation_fraction}."
-        )
     check_pipeline_options(shuffle_buffer, cache)
     name = str(Path(directory).expanduser())
     # Files are read lazily, while iterating: an absolute path survives a

@@ -13,12 +13,14 @@ import tensorflow as tf
 
 from keras_distill._numbers import check_int
 from keras_distill.data._checks import check_batch_size
-from keras_distill.data._checks import check_fraction
+from keras_distill.data._checks import check_folder_path
 from keras_distill.data._checks import check_seed
+from keras_distill.data._checks import check_split_fractions
+from keras_distill.data.class_folders import class_subfolders
+from keras_distill.data.class_folders import walk_sorted
 from keras_distill.data.data_bundle import DataBundle
 from keras_distill.data.image_files import _hash_key
 from keras_distill.data.image_files import _round_half_up
-from keras_distill.data.image_files import _walk_sorted
 from keras_distill.data.image_folder import _stacklevel_outside_this_package
 from keras_distill.data.input_normalization import InputNormalization
 from keras_distill.data.pipeline import AUTOTUNE
@@ -73,25 +75,11 @@ def _read_text(path: str) -> tuple[str | None, str | None]:
 
 
 def _list_texts(directory: Path) -> _TextFiles:
-    if not directory.is_dir():
-        raise ValueError(
-            f"`directory` {str(directory)!r} does not exist or is not a folder; "
-            f"{_LAYOUT}."
-        )
-    classes = sorted(
-        entry.name
-        for entry in directory.iterdir()
-        if entry.is_dir() and not entry.name.startswith(".")
-    )
-    if len(classes) < 2:
-        raise ValueError(
-            f"`directory` {str(directory)!r} has {len(classes)} class sub-folder(s) "
-            f"{classes}; a classifier needs at least 2: {_LAYOUT}."
-        )
+    classes = class_subfolders(directory, _LAYOUT)
     texts, skipped, empty = [], [], []
     for name in classes:
         readable = {}
-        for path in _walk_sorted(directory / name):
+        for path in walk_sorted(directory / name):
             relative = Path(path).relative_to(directory).as_posix()
             text, why = _read_text(path)
             if why is None:
@@ -264,25 +252,16 @@ def load_text_folder(
     data.tokenizer.write("app/assets")  # vocab.txt and tokenizer.json
     ```
     """
-    if not isinstance(directory, (str, os.PathLike)):
-        raise TypeError(
-            f"`directory` must be a path to a folder, got {type(directory).__name__}."
-        )
+    check_folder_path(directory)
     batch_size = check_batch_size(batch_size)
     seed = check_seed(seed)
     max_tokens = check_int(
         "max_tokens", max_tokens, 3, "It counts padding and [UNK], e.g. 10000."
     )
     sequence_length = check_int("sequence_length", sequence_length, 1, "E.g. 64.")
-    test_fraction = check_fraction("test_fraction", test_fraction, allow_zero=False)
-    validation_fraction = check_fraction(
-        "validation_fraction", validation_fraction, allow_zero=True
+    test_fraction, validation_fraction = check_split_fractions(
+        test_fraction, validation_fraction, "texts"
     )
-    if test_fraction + validation_fraction >= 1:
-        raise ValueError(
-            f"`test_fraction` + `validation_fraction` must be below 1 to leave "
-            f"training texts, got {test_fraction} + {validation_fraction}."
-        )
     shuffle_buffer = check_int("shuffle_buffer", shuffle_buffer, 1)
     name = str(Path(directory).expanduser())
     directory = Path(name).absolute()

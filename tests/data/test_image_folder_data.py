@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from keras_distill._compat import keras
-from keras_distill.data import image_files
+from keras_distill.data import class_folders
 from keras_distill.data import load_image_folder
 
 CLASSES = ("cat", "dog", "fox")
@@ -169,7 +169,7 @@ def test_load_image_folder_split_ignores_the_file_system_listing_order(
             dirs.reverse()
             yield root, dirs, names[::-1]
 
-    monkeypatch.setattr(image_files.os, "walk", shuffled_walk)
+    monkeypatch.setattr(class_folders.os, "walk", shuffled_walk)
     assert splits() == expected
 
 
