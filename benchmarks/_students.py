@@ -243,6 +243,14 @@ def pct(values):
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
+def float_twin(rows, student):
+    """The float32 rows the int8 rows are measured against: the pruned files
+    (the same zeros before QAT), or the distilled ones in logs without them."""
+    return pick(rows, student, "pruned float32") or pick(
+        rows, student, "distilled float32"
+    )
+
+
 def pick(rows, student, model):
     """The rows of `student` whose model is `model` ("int8": any int8 row)."""
     if model == "int8":
@@ -261,13 +269,14 @@ def print_family_tables(title, teacher, rows, students, baseline="labels") -> li
     print(f"\n{title}\n")
     print(
         "| model | params | labels % | labels + augmentation % | distilled % "
-        "(LiteRT float32) | pruned + int8 % (LiteRT) | MACs | float32 KiB | "
+        "(LiteRT float32) | pruned % (LiteRT float32) | pruned + int8 % (LiteRT) "
+        "| MACs | float32 KiB | "
         "int8 KiB | float32 ms | int8 ms | int8 ops in float |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(
         f"| teacher | {teacher['params']:,} | "
-        f"{pct([teacher['keras_accuracy']])} | - | - | - | {teacher['macs']:,} | "
+        f"{pct([teacher['keras_accuracy']])} | - | - | - | - | {teacher['macs']:,} | "
         f"{teacher['file_bytes'] / 1024:.1f} | - | "
         f"{teacher['latency_1_median']:.3g} | - | - |"
     )
@@ -282,6 +291,7 @@ def print_family_tables(title, teacher, rows, students, baseline="labels") -> li
             f"{pct([r['keras_accuracy'] for r in labels])} | "
             f"{pct([r['keras_accuracy'] for r in augmented])} | "
             f"{pct([r['litert_accuracy'] for r in distilled])} | "
+            f"{pct([r['litert_accuracy'] for r in float_twin(rows, student)])} | "
             f"{pct([r['litert_accuracy'] for r in int8])}"
             f"{'' if how == {'pruned + QAT int8'} else ' (' + ', '.join(how) + ')'} | "
             f"{distilled[0]['macs']:,} | "
@@ -293,15 +303,16 @@ def print_family_tables(title, teacher, rows, students, baseline="labels") -> li
         )
     print("\nPer seed, accuracy % (labels in Keras; distilled and int8 in LiteRT):\n")
     print(
-        "| student | seed | labels | labels + augmentation | distilled | int8 | "
-        "float32 ms | int8 ms |"
+        "| student | seed | labels | labels + augmentation | distilled | pruned | "
+        "int8 | float32 ms | int8 ms |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for student in students:
         augmented = {r["seed"]: r for r in pick(rows, student, "labels + augmentation")}
-        for b, d, q in zip(
+        for b, d, f, q in zip(
             pick(rows, student, "labels"),
             pick(rows, student, "distilled float32"),
+            float_twin(rows, student),
             pick(rows, student, "int8"),
         ):
             aug = augmented.get(b["seed"])
@@ -310,6 +321,7 @@ def print_family_tables(title, teacher, rows, students, baseline="labels") -> li
                 f"| {student} | {b['seed']} | {100 * b['keras_accuracy']:.1f} | "
                 f"{aug} | "
                 f"{100 * d['litert_accuracy']:.1f} | "
+                f"{100 * f['litert_accuracy']:.1f} | "
                 f"{100 * q['litert_accuracy']:.1f} | "
                 f"{d['latency_1_median']:.3g} | {q['latency_1_median']:.3g} |"
             )
@@ -326,7 +338,7 @@ def print_family_tables(title, teacher, rows, students, baseline="labels") -> li
             targets.append((f"{student}: distilled > {name}, every seed", beat))
         close = all(
             f["litert_accuracy"] - q["litert_accuracy"] <= 0.01 + 1e-9
-            for f, q in zip(distilled, int8)
+            for f, q in zip(float_twin(rows, student), int8)
         )
         faster = all(
             q["latency_1_median"] < f["latency_1_median"]
