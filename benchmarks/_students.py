@@ -356,6 +356,17 @@ def print_family_tables(title, teacher, rows, students, baseline="labels") -> li
     return targets
 
 
+def add_output_options(parser) -> None:
+    """The options every family benchmark shares: `--latency-runs`, `--out`,
+    `--json` (append the rows) and `--report` (print a log's tables)."""
+    parser.add_argument("--latency-runs", type=int, default=200)
+    parser.add_argument("--out", default=None, help="folder; a temp dir if unset")
+    parser.add_argument("--json", default=None, help="append the rows here")
+    parser.add_argument(
+        "--report", default=None, help="print the tables of a --json log, run nothing"
+    )
+
+
 def family_main(doc, modality, students, make_folder, argv=None, baseline="labels"):
     """The whole of `speech.py` / `text.py`: options, teacher, seeds, tables.
 
@@ -398,12 +409,7 @@ def family_main(doc, modality, students, make_folder, argv=None, baseline="label
         "--compress-epochs", type=int, default=None, help="default: the method's"
     )
     parser.add_argument("--sparsity", type=float, default=0.5)
-    parser.add_argument("--latency-runs", type=int, default=200)
-    parser.add_argument("--out", default=None, help="folder; a temp dir if unset")
-    parser.add_argument("--json", default=None, help="append the rows here")
-    parser.add_argument(
-        "--report", default=None, help="print the tables of a --json log, run nothing"
-    )
+    add_output_options(parser)
     args = parser.parse_args(argv)
     if args.report:
         teacher, rows = read_log(args.report)

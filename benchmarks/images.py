@@ -45,6 +45,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _students import add_output_options  # noqa: E402
+
 from keras_distill import keras  # noqa: E402
 from keras_distill.data import make_digits_image_folder  # noqa: E402
 from keras_distill.data import pipeline_throughput  # noqa: E402
@@ -285,12 +287,7 @@ def main(argv=None):
         default=None,
         help="width multiplier (default: the preset's)",
     )
-    parser.add_argument("--latency-runs", type=int, default=200)
-    parser.add_argument("--out", default=None, help="folder; a temp dir if unset")
-    parser.add_argument("--json", default=None, help="append the rows here")
-    parser.add_argument(
-        "--report", default=None, help="print the tables of a --json log, run nothing"
-    )
+    add_output_options(parser)
     args = parser.parse_args(argv)
     method = methods.get_method(None, "image")
     args.epochs = args.epochs or method.epochs

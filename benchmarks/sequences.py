@@ -46,6 +46,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _students import add_output_options  # noqa: E402
 from _students import file_row  # noqa: E402
 from _students import mean_std  # noqa: E402
 from _students import pct  # noqa: E402
@@ -223,12 +224,7 @@ def main(argv=None):
         help="epochs of pruning, and of QAT (default: the method's)",
     )
     parser.add_argument("--sparsity", type=float, default=0.5)
-    parser.add_argument("--latency-runs", type=int, default=200)
-    parser.add_argument("--out", default=None, help="folder; a temp dir if unset")
-    parser.add_argument("--json", default=None, help="append the rows here")
-    parser.add_argument(
-        "--report", default=None, help="print the tables of a --json log, run nothing"
-    )
+    add_output_options(parser)
     args = parser.parse_args(argv)
     if args.report:
         return report(args.report, args)
