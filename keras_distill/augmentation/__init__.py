@@ -1,7 +1,8 @@
 """Augmentations the Distiller applies to training batches, for teacher and student.
 
 Images: `image_augmentation` and its layers; waveforms: `speech_augmentation`
-and its layers; 1-D signals: `signal_augmentation`; any input: `Mixup`.
+and its layers; 1-D signals: `signal_augmentation`; token ids:
+`TokenMasking`; any input: `Mixup`.
 """
 
 from keras_distill.augmentation.audio import BackgroundNoise
@@ -13,6 +14,7 @@ from keras_distill.augmentation.image_augmentation import image_augmentation
 from keras_distill.augmentation.mixup import Mixup
 from keras_distill.augmentation.random_resized_crop import RandomResizedCrop
 from keras_distill.augmentation.signal import signal_augmentation
+from keras_distill.augmentation.text import TokenMasking
 
 __all__ = [
     "BackgroundNoise",
@@ -21,6 +23,7 @@ __all__ = [
     "RandomResizedCrop",
     "SpecAugmentMasks",
     "TimeShift",
+    "TokenMasking",
     "image_augmentation",
     "signal_augmentation",
     "speech_augmentation",
