@@ -38,7 +38,8 @@ def resolve_student_loss(loss, student_loss_fn, alpha: float, student):
         )
     if student_loss is None and alpha > 0:
         raise ValueError(
-            f"alpha={alpha} weights a student loss, but none was given. Pass "
+            f"alpha={float(alpha):.6g} weights a student loss, but none was "
+            "given. Pass "
             "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) "
             "(or another loss on the student's logits), or set alpha=0 to "
             "distil from the teacher alone."
