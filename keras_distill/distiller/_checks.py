@@ -263,7 +263,7 @@ def refuse_unlabelled_data(alpha, largest_alpha: float) -> None:
     """
     if largest_alpha > 0:
         raise ValueError(
-            f"The data has no labels but alpha={largest_alpha} (the current or "
+            f"The data has no labels but alpha={largest_alpha:.6g} (the current or "
             "a scheduled value) weights the student loss. Set alpha=0 to "
             "distil on unlabelled data."
         )
