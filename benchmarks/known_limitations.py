@@ -8,7 +8,8 @@
 Each is distilled one epoch from a wider twin on 512 random sequences of 20
 token ids (the label is the first id's parity), exported in float32, dynamic
 and post-training int8 and verified in LiteRT on 64 of them, then prepared for
-QAT with `compress.quantize` and, where that works, exported to int8. Prints
+QAT with `compress.quantize` and, where that works, exported to int8 without
+and with `representative_data` (optional for a QAT model). Prints
 one line per step: what worked, or the error's first 300 characters.
 
     python3 benchmarks/known_limitations.py
@@ -128,6 +129,12 @@ def main():
         qat.fit(x, y, epochs=1, verbose=0)
         qat_folder = os.path.join(folder, "qat")
         print(name, "QAT int8", try_export(qat, qat_folder, "int8", x, y, False))
+        calibrated = os.path.join(folder, "qat_calibrated")
+        print(
+            name,
+            "QAT int8 + representative_data",
+            try_export(qat, calibrated, "int8", x, y),
+        )
         sys.stdout.flush()
 
 
