@@ -10,7 +10,8 @@ Distiller's step so the teacher and the student read the same masked text
 (consistent teaching, Beyer et al. 2022); a teacher can train with it too, as
 word dropout (Iyyer et al. 2015).
 
-No demo recipe uses it: on Debian's fortunes (one run, seed 0, rate 0.1) the
+No demo recipe uses it: on Debian's fortunes (one run, seed 0, rate 0.1, from
+the development working tree with a script not in the repository) the
 demo's Transformer teacher trained with it reached 59.5 % against 64.5 %
 without, and the students distilled on masked texts gained 0.4 points
 (Transformer) or lost 2.7 (CNN) against labels alone.
